@@ -1,0 +1,14 @@
+"""Model registry (layer 2): immutable versions, aliases, lineage, validation records, audit log."""
+
+from __future__ import annotations
+
+from weir.registry.audit import AuditEntry, AuditLog, AuditReport
+from weir.registry.models import ModelRegistry
+from weir.registry.records import AliasMove, Model, ModelVersion, ValidationRecord
+from weir.registry.refs import ModelRef, parse_ref
+from weir.registry.signature import Schema, Signature, infer_signature
+
+__all__ = [
+    "AliasMove", "AuditEntry", "AuditLog", "AuditReport", "Model", "ModelRef", "ModelRegistry",
+    "ModelVersion", "Schema", "Signature", "ValidationRecord", "infer_signature", "parse_ref",
+]
