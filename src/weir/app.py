@@ -38,6 +38,12 @@ class Workspace:
             self.db, self.artifacts, actor=settings.user, bus=self.events, audit_key=settings.audit_key
         )
 
+    def asgi_app(self) -> Any:
+        """The REST control plane for this workspace (a FastAPI application)."""
+        from weir.api import create_app
+
+        return create_app(self.models, self.settings)
+
     def close(self) -> None:
         self.db.dispose()
 
@@ -64,3 +70,10 @@ def connect(
             overrides["home"] = Path(home)
         settings = load_settings(overrides)
     return Workspace(settings)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The ``weir`` console script: the CLI, wired to this module's :func:`connect`."""
+    from weir.cli.main import run
+
+    run(connect, argv)

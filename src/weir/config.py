@@ -79,7 +79,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("user", _str, None, "Name recorded as the actor in the audit log; default the OS user."),
     Setting("host", _str, "127.0.0.1", "Address the REST server binds to."),
     Setting("port", _port, 8000, "Port the REST server listens on."),
-    Setting("log_level", _log_level, "INFO", "Logging level of the CLI and server."),
+    Setting("log_level", _log_level, "WARNING", "Logging level of the CLI and server."),
     Setting("db_timeout", _positive_float, 10.0, "Seconds to wait for the database to answer or unlock."),
     Setting(
         "audit_key",

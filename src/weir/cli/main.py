@@ -1,0 +1,105 @@
+"""Entry point of the ``weir`` command: global options, sub-command groups, error handling."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from weir import __version__
+from weir.cli import models as models_cli
+from weir.cli.context import CliState, console, err_console, print_json, state
+from weir.errors import WeirError
+
+if TYPE_CHECKING:
+    from weir.app import Workspace
+
+app = typer.Typer(
+    name="weir",
+    help="weir keeps machine-learning models healthy in production.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(models_cli.app, name="models")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"weir {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    home: Annotated[Path | None, typer.Option(help="Workspace folder (WEIR_HOME).")] = None,
+    database_url: Annotated[str | None, typer.Option(help="Metadata database URL (WEIR_DATABASE_URL).")] = None,
+    artifact_root: Annotated[Path | None, typer.Option(help="Artifact store folder (WEIR_ARTIFACT_ROOT).")] = None,
+    user: Annotated[str | None, typer.Option(help="Actor recorded in the audit log (WEIR_USER).")] = None,
+    log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING or ERROR (WEIR_LOG_LEVEL).")] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    cli = state(ctx)
+    cli.overrides.update(
+        {"home": home, "database_url": database_url, "artifact_root": artifact_root, "user": user,
+         "log_level": log_level}
+    )
+    logging.basicConfig(
+        level=cli.settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    ctx.call_on_close(cli.close)
+
+
+@app.command("settings")
+def show_settings(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Print the effective settings (database password hidden)."""
+    settings = state(ctx).settings
+    values = {
+        name: (settings.redacted_database_url() if name == "database_url" else
+               ("***" if name == "audit_key" and value else value))
+        for name, value in vars(settings).items()
+    }
+    if as_json:
+        print_json(values)
+        return
+    for name, value in values.items():
+        console.print(f"[bold]{name}[/bold] = {value}")
+
+
+@app.command("server")
+def server(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Bind address (WEIR_HOST); loopback by default.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (WEIR_PORT).")] = None,
+) -> None:
+    """Run the REST control plane (OpenAPI at /openapi.json)."""
+    from weir.cli.server import run_server
+
+    cli = state(ctx)
+    cli.overrides.update({"host": host, "port": port})
+    cli._settings = None
+    run_server(cli.workspace())
+
+
+@app.command("demo")
+def demo(ctx: typer.Context) -> None:
+    """Walk through the registry: train two models, register them with lineage, move champion."""
+    from weir.cli.demo import run_demo
+
+    run_demo(state(ctx).workspace())
+
+
+def run(connect: Callable[..., Workspace], argv: list[str] | None = None) -> None:
+    """Run the CLI; weir errors become one red line and exit status 1. ``app.py`` passes ``connect``."""
+    try:
+        app(args=argv, obj=CliState(connect=connect))  # exits by itself, with click's usage errors as 2
+    except WeirError as exc:
+        err_console.print(f"[bold red]error[/bold red] ({exc.code}): {exc.message}", highlight=False)
+        sys.exit(1)
