@@ -121,8 +121,10 @@ class AuditLog:
             query = query.where(audit_log.c.entity == entity)
         if entity_prefix is not None:
             query = query.where(audit_log.c.entity.startswith(entity_prefix, autoescape=True))
-        if limit is not None:
-            query = query.order_by(None).order_by(audit_log.c.seq.desc()).limit(limit)
+        if limit is not None and after_seq:
+            query = query.limit(limit)  # paging forward from after_seq
+        elif limit is not None:
+            query = query.order_by(None).order_by(audit_log.c.seq.desc()).limit(limit)  # the newest N
         with self.db.read() as conn:
             rows = [AuditEntry(**row._mapping) for row in conn.execute(query)]
         return sorted(rows, key=lambda e: e.seq)

@@ -8,6 +8,7 @@ the transaction that refers to them commits.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy.engine import Connection, Row
 
 from weir import events
 from weir.errors import (
+    AliasNotFoundError,
     ModelNotFoundError,
     SignatureError,
     UntrustedArtifactError,
@@ -197,7 +199,7 @@ class ModelRegistry:
             number = alias_ops.current(conn, model_id, ref.alias)
             if number is None:
                 known = ", ".join(alias_ops.all_for_model(conn, model_id)) or "none"
-                raise alias_ops.AliasNotFoundError(
+                raise AliasNotFoundError(
                     f"Model {name!r} has no alias {ref.alias!r} (aliases: {known}); set it with "
                     f"`weir models alias {name} {ref.alias} VERSION`."
                 )
@@ -253,6 +255,7 @@ class ModelRegistry:
         return move
 
     def delete_alias(self, name: str, alias: str, *, reason: str = "", actor: str | None = None) -> AliasMove:
+        check_alias(alias)
         actor = actor or self.actor
         with self.db.write() as conn:
             model_id = self._model_id(conn, check_name(name))
@@ -262,6 +265,8 @@ class ModelRegistry:
         return move
 
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
+        if alias is not None:
+            check_alias(alias)
         with self.db.read() as conn:
             return alias_ops.history(conn, name, self._model_id(conn, check_name(name)), alias)
 
@@ -273,12 +278,12 @@ class ModelRegistry:
     # --- validation records ------------------------------------------------------------------
 
     def add_validation(
-        self, ref: str, name: str, *, passed: bool, metrics: Mapping[str, Any] | None = None,
+        self, ref: str | ModelRef, name: str, *, passed: bool, metrics: Mapping[str, Any] | None = None,
         evidence: Mapping[str, Any] | None = None, actor: str | None = None,
     ) -> ValidationRecord:
         if not name or len(name) > 200:
             raise ValidationError("A validation record needs a name of 1-200 characters, such as 'gate'.")
-        parsed = parse_ref(ref)
+        parsed = parse_ref(ref) if isinstance(ref, str) else ref
         actor = actor or self.actor
         with self.db.write() as conn:
             model_id = self._model_id(conn, parsed.name)
@@ -299,7 +304,7 @@ class ModelRegistry:
         return ValidationRecord(record_id, parsed.name, number, name, bool(passed), _plain(metrics),
                                 _plain(evidence), now, actor)
 
-    def validations(self, ref: str) -> list[ValidationRecord]:
+    def validations(self, ref: str | ModelRef) -> list[ValidationRecord]:
         version = self.get_version(ref)
         with self.db.read() as conn:
             rows = conn.execute(
@@ -317,7 +322,7 @@ def _as_ref(name: str, version: int | str) -> ModelRef:
     if isinstance(version, int) and not isinstance(version, bool):
         return ModelRef(name, version=version)
     text = str(version)
-    return parse_ref(f"{name}/{text}" if text.isdigit() else f"{name}@{text.lstrip('@')}")
+    return parse_ref(f"{name}/{text}" if text.isascii() and text.isdigit() else f"{name}@{text.lstrip('@')}")
 
 
 def _signature(
@@ -354,12 +359,21 @@ def _fingerprint(training_data: Any) -> str | None:
 
 
 def _plain(values: Mapping[str, Any] | None) -> JSONDict:
-    out: JSONDict = {}
-    for key, value in (values or {}).items():
-        if isinstance(value, np.generic):
-            value = value.item()
-        out[str(key)] = value
-    return out
+    """A JSON-safe copy (numpy scalars and arrays become Python values); anything else is refused."""
+    def convert(value: Any, where: str) -> Any:
+        if isinstance(value, np.generic | np.ndarray):
+            value = value.tolist()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValidationError(f"{where} is {value}; only finite numbers can be stored (use null for missing).")
+        if isinstance(value, Mapping):
+            return {str(k): convert(v, f"{where}.{k}") for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [convert(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        if value is None or isinstance(value, str | int | float | bool):
+            return value
+        raise ValidationError(f"{where} is a {type(value).__name__}; store strings, numbers, lists or dicts.")
+
+    return {str(k): convert(v, str(k)) for k, v in (values or {}).items()}
 
 
 def _aliases_by_version(mapping: dict[str, int]) -> dict[int, tuple[str, ...]]:

@@ -64,7 +64,7 @@ def parse_ref(ref: str) -> ModelRef:
     if "/" in ref:
         name, version = ref.split("/", 1)
         check_name(name)
-        if not version.isdigit() or int(version) < 1:
+        if not (version.isascii() and version.isdigit()) or int(version) < 1:
             raise ValidationError(f"Version {version!r} in {ref!r} must be a positive whole number, as in {name}/3.")
         return ModelRef(name, version=int(version))
     return ModelRef(check_name(ref))
