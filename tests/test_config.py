@@ -59,8 +59,9 @@ def test_broken_toml_names_the_file(tmp_path: Path) -> None:
 
 
 def test_redacted_url_hides_the_password() -> None:
-    settings = load_settings({"database_url": "postgresql+psycopg://weir:hunter2@db:5432/weir"}, environ={},
-                             config_file=None)
+    settings = load_settings(
+        {"database_url": "postgresql+psycopg://weir:hunter2@db:5432/weir"}, environ={}, config_file=None
+    )
     assert "hunter2" not in settings.redacted_database_url()
     assert "weir:***@db:5432" in settings.redacted_database_url()
 

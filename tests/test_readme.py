@@ -26,7 +26,10 @@ def test_make_demo_runs_the_registry_walkthrough(tmp_path: Path) -> None:
     venv = Path(sys.executable).parent.parent
     done = subprocess.run(
         ["make", "-s", "-C", str(ROOT), "demo", f"VENV={venv}"],
-        capture_output=True, text=True, env=env, timeout=600,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "champion → breast-cancer/" in done.stdout
@@ -43,7 +46,8 @@ def test_make_demo_runs_the_registry_walkthrough(tmp_path: Path) -> None:
 
 
 def test_layers_are_respected() -> None:
-    done = subprocess.run([str(Path(sys.executable).with_name("lint-imports"))], capture_output=True, text=True,
-                          cwd=ROOT, timeout=300)
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("lint-imports"))], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
     assert done.returncode == 0, done.stdout
     assert "0 broken" in done.stdout

@@ -59,9 +59,7 @@ class Workspace:
         return f"<Workspace {self.db.redacted_url} artifacts={self.settings.artifact_root}>"
 
 
-def connect(
-    home: str | Path | None = None, *, settings: Settings | None = None, **overrides: Any
-) -> Workspace:
+def connect(home: str | Path | None = None, *, settings: Settings | None = None, **overrides: Any) -> Workspace:
     """Open (creating and migrating if needed) the workspace described by the settings.
 
     ``home`` and keyword ``overrides`` (``database_url``, ``artifact_root``, ``user``, …) take

@@ -144,7 +144,7 @@ def load_settings(
     overrides: Mapping[str, Any] | None = None,
     *,
     environ: Mapping[str, str] | None = None,
-    config_file: Path | None | str = "weir.toml",
+    config_file: Path | str | None = "weir.toml",
 ) -> Settings:
     """Read settings: defaults, then ``weir.toml``, then ``WEIR_*`` variables, then ``overrides``."""
     env = os.environ if environ is None else environ

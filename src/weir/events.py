@@ -69,7 +69,7 @@ class EventBus:
 
     def emit(self, event: Event) -> None:
         for event_type in type(event).__mro__:
-            for handler in self._handlers.get(event_type, ()):  # type: ignore[call-overload]
+            for handler in self._handlers.get(event_type, ()):
                 try:
                     handler(event)
                 except Exception:

@@ -25,4 +25,4 @@ class Predictor(Protocol):
     def predict(self, X: ModelInput) -> np.ndarray[Any, Any]: ...
 
 
-__all__ = ["JSON", "JSONDict", "Array", "ModelInput", "Predictor"]
+__all__ = ["JSON", "Array", "JSONDict", "ModelInput", "Predictor"]

@@ -33,8 +33,14 @@ def seeded_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with weir.connect(home=home, user="ada") as ws:
         for c in (1.0, 0.1):
             model = LogisticRegression(C=c, max_iter=1000, random_state=0).fit(X, y)
-            ws.models.register("iris", model, input_example=X[:5], metrics={"accuracy": model.score(X, y)},
-                               code_path=None, description=f"C={c}")
+            ws.models.register(
+                "iris",
+                model,
+                input_example=X[:5],
+                metrics={"accuracy": model.score(X, y)},
+                code_path=None,
+                description=f"C={c}",
+            )
     return home
 
 

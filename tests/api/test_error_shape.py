@@ -56,33 +56,83 @@ CASES: list[Case] = [
     Case("GET", f"{M}/versions/{{version}}", f"{API}/models/iris/versions/0", 400, "invalid_input"),
     Case("GET", f"{M}/versions/{{version}}", f"{API}/models/iris/versions/nobody", 404, "alias_not_found"),
     Case("GET", f"{M}/versions/{{version}}", f"{API}/models/iris/versions/%C2%B2", 400, "invalid_input"),
-    Case("GET", f"{M}/versions/{{version}}/artifact", f"{API}/models/iris/versions/3/artifact", 404,
-         "version_not_found"),
+    Case(
+        "GET", f"{M}/versions/{{version}}/artifact", f"{API}/models/iris/versions/3/artifact", 404, "version_not_found"
+    ),
     Case("GET", f"{M}/aliases", f"{API}/models/nope/aliases", 404, "model_not_found"),
     Case("GET", f"{M}/aliases/{{alias}}", f"{API}/models/iris/aliases/champion", 404, "alias_not_found"),
     Case("GET", f"{M}/aliases/{{alias}}", f"{API}/models/iris/aliases/champion?at=yesterday", 422, "invalid_request"),
     Case("GET", f"{M}/aliases/{{alias}}", f"{API}/models/iris/aliases/latest", 400, "invalid_input"),
-    Case("PUT", f"{M}/aliases/{{alias}}", f"{API}/models/iris/aliases/champion", 404, "version_not_found",
-         json={"version": 99}),
-    Case("PUT", f"{M}/aliases/{{alias}}", f"{API}/models/iris/aliases/champion", 422, "invalid_request",
-         json={"version": "1"}),
-    Case("PUT", f"{M}/aliases/{{alias}}", f"{API}/models/iris/aliases/champion", 422, "invalid_request",
-         json={"version": 1, "resaon": "typo"}),
-    Case("PUT", f"{M}/aliases/{{alias}}", f"{API}/models/iris/aliases/latest", 400, "invalid_input",
-         json={"version": 1}),
-    Case("PUT", f"{M}/aliases/{{alias}}", f"{API}/models/nope/aliases/champion", 404, "model_not_found",
-         json={"version": 1}),
+    Case(
+        "PUT",
+        f"{M}/aliases/{{alias}}",
+        f"{API}/models/iris/aliases/champion",
+        404,
+        "version_not_found",
+        json={"version": 99},
+    ),
+    Case(
+        "PUT",
+        f"{M}/aliases/{{alias}}",
+        f"{API}/models/iris/aliases/champion",
+        422,
+        "invalid_request",
+        json={"version": "1"},
+    ),
+    Case(
+        "PUT",
+        f"{M}/aliases/{{alias}}",
+        f"{API}/models/iris/aliases/champion",
+        422,
+        "invalid_request",
+        json={"version": 1, "resaon": "typo"},
+    ),
+    Case(
+        "PUT", f"{M}/aliases/{{alias}}", f"{API}/models/iris/aliases/latest", 400, "invalid_input", json={"version": 1}
+    ),
+    Case(
+        "PUT",
+        f"{M}/aliases/{{alias}}",
+        f"{API}/models/nope/aliases/champion",
+        404,
+        "model_not_found",
+        json={"version": 1},
+    ),
     Case("DELETE", f"{M}/aliases/{{alias}}", f"{API}/models/iris/aliases/champion", 404, "alias_not_found"),
-    Case("GET", f"{M}/aliases/{{alias}}/history", f"{API}/models/iris/aliases/champion/history", 404,
-         "alias_not_found"),
-    Case("POST", f"{M}/versions/{{version}}/validations", f"{API}/models/iris/versions/1/validations", 422,
-         "invalid_request", json={"name": "gate"}),
-    Case("POST", f"{M}/versions/{{version}}/validations", f"{API}/models/iris/versions/1/validations", 422,
-         "invalid_request", json={"name": "", "passed": True}),
-    Case("POST", f"{M}/versions/{{version}}/validations", f"{API}/models/iris/versions/7/validations", 404,
-         "version_not_found", json={"name": "gate", "passed": True}),
-    Case("GET", f"{M}/versions/{{version}}/validations", f"{API}/models/nope/versions/1/validations", 404,
-         "model_not_found"),
+    Case(
+        "GET", f"{M}/aliases/{{alias}}/history", f"{API}/models/iris/aliases/champion/history", 404, "alias_not_found"
+    ),
+    Case(
+        "POST",
+        f"{M}/versions/{{version}}/validations",
+        f"{API}/models/iris/versions/1/validations",
+        422,
+        "invalid_request",
+        json={"name": "gate"},
+    ),
+    Case(
+        "POST",
+        f"{M}/versions/{{version}}/validations",
+        f"{API}/models/iris/versions/1/validations",
+        422,
+        "invalid_request",
+        json={"name": "", "passed": True},
+    ),
+    Case(
+        "POST",
+        f"{M}/versions/{{version}}/validations",
+        f"{API}/models/iris/versions/7/validations",
+        404,
+        "version_not_found",
+        json={"name": "gate", "passed": True},
+    ),
+    Case(
+        "GET",
+        f"{M}/versions/{{version}}/validations",
+        f"{API}/models/nope/versions/1/validations",
+        404,
+        "model_not_found",
+    ),
     Case("GET", f"{API}/audit", f"{API}/audit?limit=0", 422, "invalid_request"),
     Case("GET", f"{API}/audit/verify", f"{API}/audit/verify", 503, "store_unavailable", setup=break_database),
 ]
@@ -134,8 +184,9 @@ async def test_wrong_method_is_405(client: httpx.AsyncClient) -> None:
 
 
 async def test_malformed_json_is_422_naming_the_body(client: httpx.AsyncClient) -> None:
-    response = await client.put(f"{API}/models/iris/aliases/champion", content=b'{"version": 1,',
-                                headers={"content-type": "application/json"})
+    response = await client.put(
+        f"{API}/models/iris/aliases/champion", content=b'{"version": 1,', headers={"content-type": "application/json"}
+    )
     error = assert_error_shape(response, 422, "invalid_request")
     assert "body" in error["message"]
     assert error["details"]["errors"][0]["type"] == "json_invalid"
@@ -149,7 +200,9 @@ async def test_invalid_field_is_named(client: httpx.AsyncClient) -> None:
 
 
 async def test_unexpected_exception_is_500_and_not_leaked(
-    client: httpx.AsyncClient, seeded_workspace: weir.Workspace, monkeypatch: pytest.MonkeyPatch,
+    client: httpx.AsyncClient,
+    seeded_workspace: weir.Workspace,
+    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     def explode() -> None:

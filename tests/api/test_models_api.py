@@ -17,7 +17,6 @@ from tests.api.conftest import API, app_routes
 pytestmark = pytest.mark.anyio
 
 
-
 EXPECTED_ROUTES = {
     ("GET", f"{API}/health"),
     ("GET", f"{API}/models"),
@@ -52,8 +51,10 @@ async def test_models_and_versions(client: httpx.AsyncClient, seeded_workspace: 
     assert model == seeded_workspace.models.get_model("iris").to_dict()
 
     versions = (await client.get(f"{API}/models/iris/versions")).json()["versions"]
-    assert [(v["version"], v["description"], v["format"]) for v in versions] == [(1, "C=1.0", "sklearn"),
-                                                                                 (2, "C=0.1", "sklearn")]
+    assert [(v["version"], v["description"], v["format"]) for v in versions] == [
+        (1, "C=1.0", "sklearn"),
+        (2, "C=0.1", "sklearn"),
+    ]
     assert versions[0]["metrics"]["accuracy"] > 0.9
 
     one = (await client.get(f"{API}/models/iris/versions/1")).json()
@@ -103,8 +104,13 @@ async def test_alias_move_history_and_time_travel(client: httpx.AsyncClient) -> 
     assert first.status_code == 200
     move1 = first.json()
     assert {k: move1[k] for k in ("model", "alias", "version", "previous_version", "moved_by", "reason")} == {
-        "model": "iris", "alias": "champion", "version": 1, "previous_version": None, "moved_by": "ada",
-        "reason": "first"}
+        "model": "iris",
+        "alias": "champion",
+        "version": 1,
+        "previous_version": None,
+        "moved_by": "ada",
+        "reason": "first",
+    }
     move2 = (await client.put(f"{API}/models/iris/aliases/champion", json={"version": 2})).json()
     assert (move2["version"], move2["previous_version"], move2["reason"]) == (2, 1, "")
 
@@ -133,13 +139,19 @@ async def test_alias_delete_and_all_history(client: httpx.AsyncClient) -> None:
     removed = await client.delete(f"{API}/models/iris/aliases/challenger", params={"reason": "lost"})
     assert removed.status_code == 200
     assert {k: removed.json()[k] for k in ("version", "previous_version", "reason")} == {
-        "version": None, "previous_version": 1, "reason": "lost"}
+        "version": None,
+        "previous_version": 1,
+        "reason": "lost",
+    }
     assert (await client.get(f"{API}/models/iris/aliases/challenger")).status_code == 404
 
     everything = (await client.get(f"{API}/models/iris/aliases")).json()
     assert everything["aliases"] == {"champion": 2}
     assert [(m["alias"], m["version"]) for m in everything["moves"]] == [
-        ("champion", 2), ("challenger", 1), ("challenger", None)]
+        ("champion", 2),
+        ("challenger", 1),
+        ("challenger", None),
+    ]
 
 
 async def test_validations_round_trip(client: httpx.AsyncClient) -> None:
@@ -148,8 +160,14 @@ async def test_validations_round_trip(client: httpx.AsyncClient) -> None:
     assert created.status_code == 201
     record = created.json()
     assert {k: record[k] for k in ("model", "version", "name", "passed", "metrics", "evidence", "created_by")} == {
-        "model": "iris", "version": 2, "name": "gate", "passed": True, "metrics": {"accuracy": 0.97, "n": 150.0},
-        "evidence": {"dataset": "iris"}, "created_by": "ada"}
+        "model": "iris",
+        "version": 2,
+        "name": "gate",
+        "passed": True,
+        "metrics": {"accuracy": 0.97, "n": 150.0},
+        "evidence": {"dataset": "iris"},
+        "created_by": "ada",
+    }
     await client.post(f"{API}/models/iris/versions/latest/validations", json={"name": "fairness", "passed": False})
 
     listed = (await client.get(f"{API}/models/iris/versions/2/validations")).json()["validations"]

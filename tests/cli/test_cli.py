@@ -57,8 +57,11 @@ def test_alias_history_and_audit(home: Path) -> None:
     assert [(m["alias"], m["version"], m["moved_by"], m["reason"]) for m in moves] == [
         ("champion", 2, "cli-user", "better")
     ]
-    at = json.loads(run(home, "models", "history", "churn", "--alias", "champion", "--at",
-                        "2000-01-01T00:00:00+00:00", "--json").stdout)
+    at = json.loads(
+        run(
+            home, "models", "history", "churn", "--alias", "champion", "--at", "2000-01-01T00:00:00+00:00", "--json"
+        ).stdout
+    )
     assert at["version"] is None
     audit = json.loads(run(home, "models", "audit", "--model", "churn", "--json").stdout)
     assert audit[-1]["action"] == "alias.set" and audit[-1]["actor"] == "cli-user"

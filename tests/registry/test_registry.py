@@ -95,11 +95,22 @@ def test_lineage_records_data_code_and_parent(
     X, _ = iris
     repo = tmp_path / "repo"
     repo.mkdir()
-    for args in (["init", "-q"], ["-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q", "--allow-empty", "-m", "x"]):
+    for args in (
+        ["init", "-q"],
+        ["-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q", "--allow-empty", "-m", "x"],
+    ):
         subprocess.run(["git", "-C", str(repo), *args], check=True)
-    commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-    v1 = workspace.models.register("iris", _fit(iris), training_data=X, code_path=str(repo),
-                                   feature_service="iris_features", feature_service_version=3)
+    commit = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    v1 = workspace.models.register(
+        "iris",
+        _fit(iris),
+        training_data=X,
+        code_path=str(repo),
+        feature_service="iris_features",
+        feature_service_version=3,
+    )
     v2 = workspace.models.register("iris", _fit(iris, 0.5), data_fingerprint="sha256:abc", parent=1, code_path=None)
     assert v1.lineage["data_fingerprint"].startswith("sha256:")
     assert v1.lineage["code"] == {"commit": commit, "dirty": False}
@@ -155,8 +166,9 @@ def test_bad_references_name_the_culprit(workspace: Workspace, iris: tuple[pd.Da
 
 def test_validation_records_are_kept_per_version(workspace: Workspace, iris: tuple[pd.DataFrame, pd.Series]) -> None:
     workspace.models.register("iris", _fit(iris))
-    record = workspace.models.add_validation("iris/1", "gate", passed=True, metrics={"auc": np.float64(0.97)},
-                                             evidence={"ci": [0.01, 0.03]})
+    record = workspace.models.add_validation(
+        "iris/1", "gate", passed=True, metrics={"auc": np.float64(0.97)}, evidence={"ci": [0.01, 0.03]}
+    )
     assert record.version == 1 and record.metrics == {"auc": 0.97}
     assert [(r.name, r.passed, r.evidence) for r in workspace.models.validations("iris/1")] == [
         ("gate", True, {"ci": [0.01, 0.03]})

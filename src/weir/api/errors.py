@@ -56,12 +56,15 @@ def error_body(code: str, message: str, status: int, details: Mapping[str, Any] 
 
 def _respond(body: dict[str, Any], headers: Mapping[str, str] | None = None) -> Response:
     content = orjson.dumps(body, default=str, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
-    return Response(content, status_code=int(body["error"]["status"]), headers=headers,
-                    media_type="application/json")
+    return Response(content, status_code=int(body["error"]["status"]), headers=headers, media_type="application/json")
 
 
 def error_response(
-    code: str, message: str, status: int, *, details: Mapping[str, Any] | None = None,
+    code: str,
+    message: str,
+    status: int,
+    *,
+    details: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     return _respond(error_body(code, message, status, details), headers)

@@ -114,14 +114,19 @@ def list_versions(name: str, registry: Registry) -> JSONDict:
     return {"versions": [v.to_dict() for v in registry.versions(name)]}
 
 
-@router.get("/models/{name}/versions/{version}", tags=["models"],
-            summary="One version, by number, by alias (such as 'champion') or 'latest'")
+@router.get(
+    "/models/{name}/versions/{version}",
+    tags=["models"],
+    summary="One version, by number, by alias (such as 'champion') or 'latest'",
+)
 def get_version(name: str, version: VersionParam, registry: Registry) -> JSONDict:
     return registry.get_version(_ref(name, version)).to_dict()
 
 
 @router.get(
-    "/models/{name}/versions/{version}/artifact", tags=["models"], response_class=Response,
+    "/models/{name}/versions/{version}/artifact",
+    tags=["models"],
+    response_class=Response,
     summary="The version's model artifact, verified against its SHA-256 before it is sent",
     responses={200: {"content": {"application/octet-stream": {}}, "description": "The artifact's bytes."}},
 )
@@ -156,10 +161,15 @@ def all_alias_history(name: str, registry: Registry) -> JSONDict:
     return {"model": name, "aliases": current, "moves": [m.to_dict() for m in moves]}
 
 
-@router.get("/models/{name}/aliases/{alias}", tags=["aliases"],
-            summary="The version an alias points to now, or pointed to at time 'at'")
+@router.get(
+    "/models/{name}/aliases/{alias}",
+    tags=["aliases"],
+    summary="The version an alias points to now, or pointed to at time 'at'",
+)
 def get_alias(
-    name: str, alias: str, registry: Registry,
+    name: str,
+    alias: str,
+    registry: Registry,
     at: Annotated[datetime | None, Query(description="ISO-8601 time; naive times are UTC.")] = None,
 ) -> JSONDict:
     check_name(name)
@@ -172,23 +182,37 @@ def get_alias(
             raise AliasNotFoundError(
                 f"Model {name!r} had no alias {alias!r} at {at.isoformat()}; "
                 f"see GET /api/v1/models/{name}/aliases/{alias}/history for when it moved.",
-                model=name, alias=alias, at=at.isoformat(),
+                model=name,
+                alias=alias,
+                at=at.isoformat(),
             )
         found = registry.get_version(ModelRef(name, version=number))
-    return {"model": name, "alias": alias, "at": at.isoformat() if at else None,
-            "version": found.version, "model_version": found.to_dict()}
+    return {
+        "model": name,
+        "alias": alias,
+        "at": at.isoformat() if at else None,
+        "version": found.version,
+        "model_version": found.to_dict(),
+    }
 
 
 @router.put("/models/{name}/aliases/{alias}", tags=["aliases"], summary="Point an alias at a version")
 def set_alias(
-    name: str, alias: str, body: Annotated[AliasBody, Body()], registry: Registry, actor: Actor,
+    name: str,
+    alias: str,
+    body: Annotated[AliasBody, Body()],
+    registry: Registry,
+    actor: Actor,
 ) -> JSONDict:
     return registry.set_alias(name, alias, body.version, reason=body.reason, actor=actor).to_dict()
 
 
 @router.delete("/models/{name}/aliases/{alias}", tags=["aliases"], summary="Remove an alias")
 def delete_alias(
-    name: str, alias: str, registry: Registry, actor: Actor,
+    name: str,
+    alias: str,
+    registry: Registry,
+    actor: Actor,
     reason: Annotated[str, Query(max_length=2000, description="Why; recorded in the history.")] = "",
 ) -> JSONDict:
     return registry.delete_alias(name, alias, reason=reason, actor=actor).to_dict()
@@ -206,18 +230,35 @@ def alias_history(name: str, alias: str, registry: Registry) -> JSONDict:
 # --- validation records ------------------------------------------------------------------------
 
 
-@router.post("/models/{name}/versions/{version}/validations", tags=["validations"], status_code=201,
-             summary="Record a validation of a version")
+@router.post(
+    "/models/{name}/versions/{version}/validations",
+    tags=["validations"],
+    status_code=201,
+    summary="Record a validation of a version",
+)
 def add_validation(
-    name: str, version: VersionParam, body: Annotated[ValidationBody, Body()], registry: Registry, actor: Actor,
+    name: str,
+    version: VersionParam,
+    body: Annotated[ValidationBody, Body()],
+    registry: Registry,
+    actor: Actor,
 ) -> JSONDict:
-    record = registry.add_validation(str(_ref(name, version)), body.name, passed=body.passed,
-                                     metrics=body.metrics, evidence=body.evidence, actor=actor)
+    record = registry.add_validation(
+        str(_ref(name, version)),
+        body.name,
+        passed=body.passed,
+        metrics=body.metrics,
+        evidence=body.evidence,
+        actor=actor,
+    )
     return record.to_dict()
 
 
-@router.get("/models/{name}/versions/{version}/validations", tags=["validations"],
-            summary="Every validation record of a version, oldest first")
+@router.get(
+    "/models/{name}/versions/{version}/validations",
+    tags=["validations"],
+    summary="Every validation record of a version, oldest first",
+)
 def list_validations(name: str, version: VersionParam, registry: Registry) -> JSONDict:
     ref = _ref(name, version)
     return {"validations": [r.to_dict() for r in registry.validations(str(ref))]}

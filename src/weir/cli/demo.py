@@ -7,17 +7,17 @@ the better one ``champion``, and prints the registry. Everything is seeded; noth
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from rich.panel import Panel
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-from typing import TYPE_CHECKING
 
 from weir.cli.context import console
 from weir.cli.models import versions_table
 
 if TYPE_CHECKING:
     from weir.app import Workspace
+    from weir.registry import ModelVersion
 
 MODEL = "breast-cancer"
 
@@ -40,7 +40,7 @@ def run_demo(ws: Workspace) -> None:
         ("baseline", make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=1000))),
         ("challenger", make_pipeline(StandardScaler(), HistGradientBoostingClassifier(max_iter=100, random_state=0))),
     ]
-    registered = []
+    registered: list[ModelVersion] = []
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
         for label, estimator in candidates:
             task = bar.add_task(f"training {label}: {type(estimator[-1]).__name__}", total=None)
@@ -53,14 +53,21 @@ def run_demo(ws: Workspace) -> None:
             }
             bar.update(task, description=f"registering {label}")
             version = ws.models.register(
-                MODEL, estimator, input_example=X_train.head(5), training_data=X_train,
+                MODEL,
+                estimator,
+                input_example=X_train.head(5),
+                training_data=X_train,
                 params={k: v for k, v in estimator[-1].get_params().items() if isinstance(v, int | float | str)},
-                metrics=metrics, tags={"role": label, "dataset": "sklearn.datasets.load_breast_cancer"},
+                metrics=metrics,
+                tags={"role": label, "dataset": "sklearn.datasets.load_breast_cancer"},
                 description=f"{label}: {type(estimator[-1]).__name__} on 70% of breast_cancer (seed 0)",
                 parent=registered[-1].version if registered else None,
             )
             ws.models.add_validation(
-                version.ref, "holdout", passed=metrics["accuracy"] >= 0.9, metrics=metrics,
+                version.ref,
+                "holdout",
+                passed=metrics["accuracy"] >= 0.9,
+                metrics=metrics,
                 evidence={"holdout_rows": len(y_test), "rule": "accuracy >= 0.9"},
             )
             registered.append(version)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -48,8 +48,13 @@ def main_options(
 ) -> None:
     cli = state(ctx)
     cli.overrides.update(
-        {"home": home, "database_url": database_url, "artifact_root": artifact_root, "user": user,
-         "log_level": log_level}
+        {
+            "home": home,
+            "database_url": database_url,
+            "artifact_root": artifact_root,
+            "user": user,
+            "log_level": log_level,
+        }
     )
     logging.basicConfig(
         level=cli.settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
@@ -62,8 +67,11 @@ def show_settings(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--j
     """Print the effective settings (database password hidden)."""
     settings = state(ctx).settings
     values = {
-        name: (settings.redacted_database_url() if name == "database_url" else
-               ("***" if name == "audit_key" and value else value))
+        name: (
+            settings.redacted_database_url()
+            if name == "database_url"
+            else ("***" if name == "audit_key" and value else value)
+        )
         for name, value in vars(settings).items()
     }
     if as_json:

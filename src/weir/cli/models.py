@@ -48,17 +48,30 @@ def versions(ctx: typer.Context, name: str, as_json: JsonOption = False) -> None
 def versions_table(found: list[ModelVersion], title: str) -> Table:
     table = Table("version", "format", "aliases", "metrics", "data", "parent", "created", "by", title=title)
     for v in found:
-        metrics = ", ".join(f"{k}={val:.4g}" if isinstance(val, float) else f"{k}={val}" for k, val in v.metrics.items())
+        metrics = ", ".join(
+            f"{k}={val:.4g}" if isinstance(val, float) else f"{k}={val}" for k, val in v.metrics.items()
+        )
         fingerprint = (v.lineage.get("data_fingerprint") or "")[7:19]
         parent = v.lineage.get("parent_version")
-        table.add_row(str(v.version), v.format, ", ".join(v.aliases), metrics, fingerprint,
-                      "" if parent is None else str(parent), _when(v.created_at), v.created_by)
+        table.add_row(
+            str(v.version),
+            v.format,
+            ", ".join(v.aliases),
+            metrics,
+            fingerprint,
+            "" if parent is None else str(parent),
+            _when(v.created_at),
+            v.created_by,
+        )
     return table
 
 
 @app.command("show")
-def show(ctx: typer.Context, ref: Annotated[str, typer.Argument(help="NAME, NAME/VERSION or NAME@ALIAS")],
-         as_json: JsonOption = False) -> None:
+def show(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="NAME, NAME/VERSION or NAME@ALIAS")],
+    as_json: JsonOption = False,
+) -> None:
     """One version in full: artifacts, signature, lineage, metrics, validations."""
     registry = state(ctx).workspace().models
     version = registry.get_version(ref)
@@ -82,7 +95,9 @@ def show(ctx: typer.Context, ref: Annotated[str, typer.Argument(help="NAME, NAME
 
 @app.command("alias")
 def alias(
-    ctx: typer.Context, name: str, alias: str,
+    ctx: typer.Context,
+    name: str,
+    alias: str,
     version: Annotated[str | None, typer.Argument(help="Version number (or another alias) to point at.")] = None,
     delete: Annotated[bool, typer.Option("--delete", help="Remove the alias.")] = False,
     reason: Annotated[str, typer.Option(help="Why, for the audit log.")] = "",
@@ -102,7 +117,8 @@ def alias(
 
 @app.command("history")
 def history(
-    ctx: typer.Context, name: str,
+    ctx: typer.Context,
+    name: str,
     alias: Annotated[str | None, typer.Option(help="Only this alias.")] = None,
     at: Annotated[str | None, typer.Option(help="ISO time: which version the alias pointed to then.")] = None,
     as_json: JsonOption = False,
@@ -120,7 +136,9 @@ def history(
         if as_json:
             print_json({"model": name, "alias": alias, "at": when.isoformat(), "version": version})
         else:
-            console.print(f"{name}@{alias} at {when.isoformat()}: " + ("no version" if version is None else f"version {version}"))
+            console.print(
+                f"{name}@{alias} at {when.isoformat()}: " + ("no version" if version is None else f"version {version}")
+            )
         return
     moves = registry.alias_history(name, alias)
     if as_json:
@@ -128,8 +146,14 @@ def history(
         return
     table = Table("when", "alias", "from", "to", "by", "reason", title=f"Alias history of {name}")
     for m in moves:
-        table.add_row(_when(m.moved_at), m.alias, str(m.previous_version or "-"), str(m.version or "removed"),
-                      m.moved_by, m.reason)
+        table.add_row(
+            _when(m.moved_at),
+            m.alias,
+            str(m.previous_version or "-"),
+            str(m.version or "removed"),
+            m.moved_by,
+            m.reason,
+        )
     console.print(table)
 
 
@@ -169,7 +193,9 @@ def verify(ctx: typer.Context, as_json: JsonOption = False) -> None:
                     problems.append(f"{version.ref} artifact {name}: {exc.message}")
             progress.advance(task)
     if as_json:
-        print_json({**report.to_dict(), "ok": not problems, "problems": problems, "versions_checked": len(all_versions)})
+        print_json(
+            {**report.to_dict(), "ok": not problems, "problems": problems, "versions_checked": len(all_versions)}
+        )
     elif problems:
         for problem in problems:
             err_console.print(f"[red]✗[/red] {problem}", highlight=False)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from typing import TYPE_CHECKING
 
 import uvicorn
-
-from typing import TYPE_CHECKING
 
 from weir.errors import ConfigError
 

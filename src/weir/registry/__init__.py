@@ -9,6 +9,17 @@ from weir.registry.refs import ModelRef, parse_ref
 from weir.registry.signature import Schema, Signature, infer_signature
 
 __all__ = [
-    "AliasMove", "AuditEntry", "AuditLog", "AuditReport", "Model", "ModelRef", "ModelRegistry",
-    "ModelVersion", "Schema", "Signature", "ValidationRecord", "infer_signature", "parse_ref",
+    "AliasMove",
+    "AuditEntry",
+    "AuditLog",
+    "AuditReport",
+    "Model",
+    "ModelRef",
+    "ModelRegistry",
+    "ModelVersion",
+    "Schema",
+    "Signature",
+    "ValidationRecord",
+    "infer_signature",
+    "parse_ref",
 ]

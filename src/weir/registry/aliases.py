@@ -31,8 +31,15 @@ def all_for_model(conn: Connection, model_id: int) -> dict[str, int]:
 
 
 def move(
-    conn: Connection, audit: AuditLog, *, model: str, model_id: int, alias: str, version: int | None,
-    actor: str, reason: str = "",
+    conn: Connection,
+    audit: AuditLog,
+    *,
+    model: str,
+    model_id: int,
+    alias: str,
+    version: int | None,
+    actor: str,
+    reason: str = "",
 ) -> AliasMove:
     """Point ``alias`` at ``version`` (``None`` removes it), recording history and audit."""
     previous = current(conn, model_id, alias)
@@ -42,19 +49,32 @@ def move(
             raise AliasNotFoundError(f"Model {model!r} has no alias {alias!r}; nothing to remove.")
         conn.execute(aliases.delete().where(aliases.c.model_id == model_id, aliases.c.alias == alias))
     elif previous is None:
-        conn.execute(aliases.insert().values(model_id=model_id, alias=alias, version=version,
-                                             updated_at=now, updated_by=actor))
+        conn.execute(
+            aliases.insert().values(model_id=model_id, alias=alias, version=version, updated_at=now, updated_by=actor)
+        )
     else:
         conn.execute(
-            aliases.update().where(aliases.c.model_id == model_id, aliases.c.alias == alias)
+            aliases.update()
+            .where(aliases.c.model_id == model_id, aliases.c.alias == alias)
             .values(version=version, updated_at=now, updated_by=actor)
         )
-    conn.execute(alias_history.insert().values(model_id=model_id, alias=alias, version=version,
-                                               previous_version=previous, moved_at=now, moved_by=actor,
-                                               reason=reason))
+    conn.execute(
+        alias_history.insert().values(
+            model_id=model_id,
+            alias=alias,
+            version=version,
+            previous_version=previous,
+            moved_at=now,
+            moved_by=actor,
+            reason=reason,
+        )
+    )
     audit.append(
-        conn, actor=actor, action="alias.delete" if version is None else "alias.set",
-        entity=f"model:{model}@{alias}", before={"version": previous},
+        conn,
+        actor=actor,
+        action="alias.delete" if version is None else "alias.set",
+        entity=f"model:{model}@{alias}",
+        before={"version": previous},
         after={"version": version, "reason": reason} if version is not None else None,
     )
     return AliasMove(model, alias, version, previous, now, actor, reason)
@@ -74,8 +94,7 @@ def at(conn: Connection, model_id: int, alias: str, when: datetime) -> int | Non
         when = when.replace(tzinfo=UTC)
     row = conn.execute(
         sa.select(alias_history.c.version)
-        .where(alias_history.c.model_id == model_id, alias_history.c.alias == alias,
-               alias_history.c.moved_at <= when)
+        .where(alias_history.c.model_id == model_id, alias_history.c.alias == alias, alias_history.c.moved_at <= when)
         .order_by(alias_history.c.moved_at.desc(), alias_history.c.id.desc())
         .limit(1)
     ).first()

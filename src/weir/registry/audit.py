@@ -85,7 +85,9 @@ class AuditLog:
         self.db = db
         self._key = key.encode() if key else None
 
-    def _digest(self, seq: int, at: datetime, actor: str, action: str, entity: str, before: JSON, after: JSON, prev: str) -> str:
+    def _digest(
+        self, seq: int, at: datetime, actor: str, action: str, entity: str, before: JSON, after: JSON, prev: str
+    ) -> str:
         payload = json.dumps(
             [seq, at.astimezone(UTC).isoformat(), actor, action, entity, before, after, prev],
             sort_keys=True,
@@ -106,14 +108,27 @@ class AuditLog:
         at = datetime.now(UTC)
         before, after = _canonical(before), _canonical(after)
         digest = self._digest(seq, at, actor, action, entity, before, after, head.hash)
-        row = {"seq": seq, "at": at, "actor": actor, "action": action, "entity": entity,
-               "before": before, "after": after, "prev_hash": head.hash, "hash": digest}
+        row = {
+            "seq": seq,
+            "at": at,
+            "actor": actor,
+            "action": action,
+            "entity": entity,
+            "before": before,
+            "after": after,
+            "prev_hash": head.hash,
+            "hash": digest,
+        }
         conn.execute(audit_log.insert().values(**row))
         conn.execute(audit_head.update().where(audit_head.c.id == 1).values(seq=seq, hash=digest))
         return AuditEntry(**row)
 
     def entries(
-        self, *, entity: str | None = None, entity_prefix: str | None = None, limit: int | None = None,
+        self,
+        *,
+        entity: str | None = None,
+        entity_prefix: str | None = None,
+        limit: int | None = None,
         after_seq: int = 0,
     ) -> list[AuditEntry]:
         query = sa.select(audit_log).where(audit_log.c.seq > after_seq).order_by(audit_log.c.seq)
@@ -153,12 +168,21 @@ class AuditLog:
                 if entry.seq != expected_seq:
                     report.problems.append(
                         f"entries {expected_seq}..{entry.seq - 1} are missing (deleted)"
-                        if entry.seq > expected_seq else f"entry {entry.seq} is out of order"
+                        if entry.seq > expected_seq
+                        else f"entry {entry.seq} is out of order"
                     )
                 if entry.prev_hash != prev:
                     report.problems.append(f"entry {entry.seq} does not follow the entry before it (chain broken)")
-                actual = self._digest(entry.seq, entry.at, entry.actor, entry.action, entry.entity,
-                                      entry.before, entry.after, entry.prev_hash)
+                actual = self._digest(
+                    entry.seq,
+                    entry.at,
+                    entry.actor,
+                    entry.action,
+                    entry.entity,
+                    entry.before,
+                    entry.after,
+                    entry.prev_hash,
+                )
                 if actual != entry.hash:
                     report.problems.append(f"entry {entry.seq} ({entry.action} {entry.entity}) was modified")
                 expected_seq, prev = entry.seq + 1, entry.hash

@@ -61,9 +61,7 @@ def code_version(path: str | Path = ".") -> JSONDict | None:
 
 def _git(path: str | Path, *args: str) -> str | None:
     try:
-        done = subprocess.run(
-            ["git", "-C", str(path), *args], capture_output=True, text=True, timeout=5, check=False
-        )
+        done = subprocess.run(["git", "-C", str(path), *args], capture_output=True, text=True, timeout=5, check=False)
     except (FileNotFoundError, subprocess.TimeoutExpired):
         return None
     if done.returncode != 0:

@@ -57,8 +57,13 @@ class ModelRegistry:
     """
 
     def __init__(
-        self, db: Database, artifacts: ArtifactStore, *, actor: str = "unknown",
-        bus: events.EventBus | None = None, audit_key: str | None = None,
+        self,
+        db: Database,
+        artifacts: ArtifactStore,
+        *,
+        actor: str = "unknown",
+        bus: events.EventBus | None = None,
+        audit_key: str | None = None,
     ) -> None:
         self.db = db
         self.artifacts = artifacts
@@ -118,25 +123,45 @@ class ModelRegistry:
             if parent is not None:
                 lineage["parent_version"] = self._resolve_in(conn, name, model_id, _as_ref(name, parent))
             number = conn.execute(
-                models.update().where(models.c.id == model_id)
-                .values(latest_version=models.c.latest_version + 1).returning(models.c.latest_version)
+                models.update()
+                .where(models.c.id == model_id)
+                .values(latest_version=models.c.latest_version + 1)
+                .returning(models.c.latest_version)
             ).scalar_one()
             now = datetime.now(UTC)
             row = {
-                "model_id": model_id, "version": number, "format": fmt.name,
-                "format_metadata": saved.metadata, "artifacts": {"model": artifact},
-                "signature": sig.to_dict() if sig else None, "params": _plain(params),
-                "metrics": _plain(metrics), "tags": {str(k): str(v) for k, v in (tags or {}).items()},
-                "lineage": lineage, "description": description, "created_at": now, "created_by": actor,
+                "model_id": model_id,
+                "version": number,
+                "format": fmt.name,
+                "format_metadata": saved.metadata,
+                "artifacts": {"model": artifact},
+                "signature": sig.to_dict() if sig else None,
+                "params": _plain(params),
+                "metrics": _plain(metrics),
+                "tags": {str(k): str(v) for k, v in (tags or {}).items()},
+                "lineage": lineage,
+                "description": description,
+                "created_at": now,
+                "created_by": actor,
             }
             conn.execute(model_versions.insert().values(**row))
             after = {k: row[k] for k in ("format", "artifacts", "signature", "params", "metrics", "tags", "lineage")}
             if fmt.requires_trust:
                 after["trusted_pickle"] = True
-            self.audit.append(conn, actor=actor, action="version.register", entity=f"model:{name}/{number}", after=after)
+            self.audit.append(
+                conn, actor=actor, action="version.register", entity=f"model:{name}/{number}", after=after
+            )
             for alias in alias_names:
-                alias_ops.move(conn, self.audit, model=name, model_id=model_id, alias=alias, version=number,
-                               actor=actor, reason="set at registration")
+                alias_ops.move(
+                    conn,
+                    self.audit,
+                    model=name,
+                    model_id=model_id,
+                    alias=alias,
+                    version=number,
+                    actor=actor,
+                    reason="set at registration",
+                )
             version = self._version(conn, name, model_id, number)
         logger.info("registered %s (%s, artifact %s)", version.ref, fmt.name, digest[:12])
         self.bus.emit(events.ModelVersionRegistered(name, number, fmt.name, actor))
@@ -151,8 +176,9 @@ class ModelRegistry:
         if not create:
             raise ModelNotFoundError(f"Model {name!r} does not exist{_suggest(conn, name)}")
         model_id = conn.execute(
-            models.insert().values(name=name, description="", latest_version=0,
-                                   created_at=datetime.now(UTC), created_by=actor).returning(models.c.id)
+            models.insert()
+            .values(name=name, description="", latest_version=0, created_at=datetime.now(UTC), created_by=actor)
+            .returning(models.c.id)
         ).scalar_one()
         self.audit.append(conn, actor=actor, action="model.create", entity=f"model:{name}", after={"name": name})
         return int(model_id)
@@ -173,15 +199,23 @@ class ModelRegistry:
             return self._model(conn, row)
 
     def _model(self, conn: Connection, row: Row[Any]) -> Model:
-        return Model(row.name, row.description, row.latest_version, row.created_at, row.created_by,
-                     alias_ops.all_for_model(conn, row.id))
+        return Model(
+            row.name,
+            row.description,
+            row.latest_version,
+            row.created_at,
+            row.created_by,
+            alias_ops.all_for_model(conn, row.id),
+        )
 
     def versions(self, name: str) -> list[ModelVersion]:
         check_name(name)
         with self.db.read() as conn:
             model_id = self._model_id(conn, name)
             rows = conn.execute(
-                sa.select(model_versions).where(model_versions.c.model_id == model_id).order_by(model_versions.c.version)
+                sa.select(model_versions)
+                .where(model_versions.c.model_id == model_id)
+                .order_by(model_versions.c.version)
             ).all()
             names = _aliases_by_version(alias_ops.all_for_model(conn, model_id))
             return [_to_version(name, r, names.get(r.version, ())) for r in rows]
@@ -234,8 +268,9 @@ class ModelRegistry:
                     "trust_pickle=True only if you trust whoever registered it."
                 )
             with self.db.write() as conn:
-                self.audit.append(conn, actor=actor or self.actor, action="version.load_trusted_pickle",
-                                  entity=f"model:{version.ref}")
+                self.audit.append(
+                    conn, actor=actor or self.actor, action="version.load_trusted_pickle", entity=f"model:{version.ref}"
+                )
         data = self.artifacts.get_bytes(version.model_artifact["digest"])
         loaded = fmt.load(data, version.format_metadata, trusted=trust_pickle)
         loaded.signature, loaded.ref = version.signature, version.ref
@@ -243,14 +278,17 @@ class ModelRegistry:
 
     # --- aliases -----------------------------------------------------------------------------
 
-    def set_alias(self, name: str, alias: str, version: int | str, *, reason: str = "", actor: str | None = None) -> AliasMove:
+    def set_alias(
+        self, name: str, alias: str, version: int | str, *, reason: str = "", actor: str | None = None
+    ) -> AliasMove:
         check_alias(alias)
         actor = actor or self.actor
         with self.db.write() as conn:
             model_id = self._model_id(conn, check_name(name))
             number = self._resolve_in(conn, name, model_id, _as_ref(name, version))
-            move = alias_ops.move(conn, self.audit, model=name, model_id=model_id, alias=alias, version=number,
-                                  actor=actor, reason=reason)
+            move = alias_ops.move(
+                conn, self.audit, model=name, model_id=model_id, alias=alias, version=number, actor=actor, reason=reason
+            )
         self.bus.emit(events.AliasMoved(name, alias, number, move.previous_version, actor))
         return move
 
@@ -259,8 +297,9 @@ class ModelRegistry:
         actor = actor or self.actor
         with self.db.write() as conn:
             model_id = self._model_id(conn, check_name(name))
-            move = alias_ops.move(conn, self.audit, model=name, model_id=model_id, alias=alias, version=None,
-                                  actor=actor, reason=reason)
+            move = alias_ops.move(
+                conn, self.audit, model=name, model_id=model_id, alias=alias, version=None, actor=actor, reason=reason
+            )
         self.bus.emit(events.AliasMoved(name, alias, None, move.previous_version, actor))
         return move
 
@@ -278,8 +317,14 @@ class ModelRegistry:
     # --- validation records ------------------------------------------------------------------
 
     def add_validation(
-        self, ref: str | ModelRef, name: str, *, passed: bool, metrics: Mapping[str, Any] | None = None,
-        evidence: Mapping[str, Any] | None = None, actor: str | None = None,
+        self,
+        ref: str | ModelRef,
+        name: str,
+        *,
+        passed: bool,
+        metrics: Mapping[str, Any] | None = None,
+        evidence: Mapping[str, Any] | None = None,
+        actor: str | None = None,
     ) -> ValidationRecord:
         if not name or len(name) > 200:
             raise ValidationError("A validation record needs a name of 1-200 characters, such as 'gate'.")
@@ -289,20 +334,34 @@ class ModelRegistry:
             model_id = self._model_id(conn, parsed.name)
             number = self._resolve_in(conn, parsed.name, model_id, parsed)
             version_id = conn.execute(
-                sa.select(model_versions.c.id).where(model_versions.c.model_id == model_id,
-                                                     model_versions.c.version == number)
+                sa.select(model_versions.c.id).where(
+                    model_versions.c.model_id == model_id, model_versions.c.version == number
+                )
             ).scalar_one()
             now = datetime.now(UTC)
             record_id = conn.execute(
-                validation_records.insert().values(
-                    version_id=version_id, name=name, passed=bool(passed), metrics=_plain(metrics),
-                    evidence=_plain(evidence), created_at=now, created_by=actor,
-                ).returning(validation_records.c.id)
+                validation_records.insert()
+                .values(
+                    version_id=version_id,
+                    name=name,
+                    passed=bool(passed),
+                    metrics=_plain(metrics),
+                    evidence=_plain(evidence),
+                    created_at=now,
+                    created_by=actor,
+                )
+                .returning(validation_records.c.id)
             ).scalar_one()
-            self.audit.append(conn, actor=actor, action="validation.record", entity=f"model:{parsed.name}/{number}",
-                              after={"name": name, "passed": bool(passed), "metrics": _plain(metrics)})
-        return ValidationRecord(record_id, parsed.name, number, name, bool(passed), _plain(metrics),
-                                _plain(evidence), now, actor)
+            self.audit.append(
+                conn,
+                actor=actor,
+                action="validation.record",
+                entity=f"model:{parsed.name}/{number}",
+                after={"name": name, "passed": bool(passed), "metrics": _plain(metrics)},
+            )
+        return ValidationRecord(
+            record_id, parsed.name, number, name, bool(passed), _plain(metrics), _plain(evidence), now, actor
+        )
 
     def validations(self, ref: str | ModelRef) -> list[ValidationRecord]:
         version = self.get_version(ref)
@@ -314,8 +373,20 @@ class ModelRegistry:
                 .where(models.c.name == version.model, model_versions.c.version == version.version)
                 .order_by(validation_records.c.id)
             ).all()
-        return [ValidationRecord(r.id, version.model, version.version, r.name, r.passed, r.metrics, r.evidence,
-                                 r.created_at, r.created_by) for r in rows]
+        return [
+            ValidationRecord(
+                r.id,
+                version.model,
+                version.version,
+                r.name,
+                r.passed,
+                r.metrics,
+                r.evidence,
+                r.created_at,
+                r.created_by,
+            )
+            for r in rows
+        ]
 
 
 def _as_ref(name: str, version: int | str) -> ModelRef:
@@ -326,7 +397,9 @@ def _as_ref(name: str, version: int | str) -> ModelRef:
 
 
 def _signature(
-    given: Signature | Mapping[str, Any] | None, example: ModelInput | None, model: object,
+    given: Signature | Mapping[str, Any] | None,
+    example: ModelInput | None,
+    model: object,
     loaded: formats.LoadedModel,
 ) -> Signature | None:
     sig = Signature.from_dict(given) if isinstance(given, Mapping) else given
@@ -343,8 +416,11 @@ def _signature(
     native_predict = getattr(model, "predict", None)
     if callable(native_predict):
         expected = np.asarray(native_predict(example))
-        same = np.array_equal(expected, outputs) if expected.dtype.kind in "OUSb" else np.allclose(
-            expected, outputs, rtol=1e-5, atol=1e-6, equal_nan=True)
+        same = (
+            np.array_equal(expected, outputs)
+            if expected.dtype.kind in "OUSb"
+            else np.allclose(expected, outputs, rtol=1e-5, atol=1e-6, equal_nan=True)
+        )
         if expected.shape != outputs.shape or not same:
             raise ValidationError(
                 "The stored model does not predict like the original on input_example; the format "
@@ -360,6 +436,7 @@ def _fingerprint(training_data: Any) -> str | None:
 
 def _plain(values: Mapping[str, Any] | None) -> JSONDict:
     """A JSON-safe copy (numpy scalars and arrays become Python values); anything else is refused."""
+
     def convert(value: Any, where: str) -> Any:
         if isinstance(value, np.generic | np.ndarray):
             value = value.tolist()
@@ -385,10 +462,20 @@ def _aliases_by_version(mapping: dict[str, int]) -> dict[int, tuple[str, ...]]:
 
 def _to_version(name: str, row: Row[Any], alias_names: tuple[str, ...]) -> ModelVersion:
     return ModelVersion(
-        model=name, version=row.version, format=row.format, format_metadata=row.format_metadata,
-        artifacts=row.artifacts, signature=Signature.from_dict(row.signature) if row.signature else None,
-        params=row.params, metrics=row.metrics, tags=row.tags, lineage=row.lineage,
-        description=row.description, created_at=row.created_at, created_by=row.created_by, aliases=alias_names,
+        model=name,
+        version=row.version,
+        format=row.format,
+        format_metadata=row.format_metadata,
+        artifacts=row.artifacts,
+        signature=Signature.from_dict(row.signature) if row.signature else None,
+        params=row.params,
+        metrics=row.metrics,
+        tags=row.tags,
+        lineage=row.lineage,
+        description=row.description,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        aliases=alias_names,
     )
 
 

@@ -26,8 +26,23 @@ from weir.errors import SignatureError, ValidationError
 from weir.types import JSONDict, ModelInput
 
 # numpy kind → signature type family; a value may go into a column of a wider family.
-_FAMILY = {"b": "bool", "i": "int", "u": "int", "f": "float", "M": "datetime", "O": "string", "U": "string", "S": "string"}
-_ACCEPTS = {"bool": {"bool"}, "int": {"bool", "int"}, "float": {"bool", "int", "float"}, "string": {"string"}, "datetime": {"datetime"}}
+_FAMILY = {
+    "b": "bool",
+    "i": "int",
+    "u": "int",
+    "f": "float",
+    "M": "datetime",
+    "O": "string",
+    "U": "string",
+    "S": "string",
+}
+_ACCEPTS = {
+    "bool": {"bool"},
+    "int": {"bool", "int"},
+    "float": {"bool", "int", "float"},
+    "string": {"string"},
+    "datetime": {"datetime"},
+}
 
 
 def _type_name(dtype: Any) -> str:
@@ -40,7 +55,7 @@ def _type_name(dtype: Any) -> str:
     np_dtype = np.dtype(dtype)
     if np_dtype.kind in "OUS":
         return "string"
-    return np_dtype.name
+    return str(np_dtype.name)
 
 
 def _family(type_name: str) -> str:
@@ -123,7 +138,8 @@ def _conform_columns(columns: tuple[tuple[str, str], ...], frame: pd.DataFrame) 
             continue
         if _family(got) in _ACCEPTS[_family(expected)] and expected != "category":
             if _family(expected) != "string":
-                out = out.assign(**{name: out[name].astype(expected if expected != "datetime" else "datetime64[ns]")})
+                target = np.dtype("datetime64[ns]" if expected == "datetime" else expected)
+                out = out.assign(**{name: out[name].astype(target)})
             continue
         raise SignatureError(
             f"Column {name!r} has type {got}, but the model expects {expected}; convert it before sending.",
@@ -148,7 +164,10 @@ def _conform_tensor(schema: Schema, X: ModelInput) -> np.ndarray[Any, Any]:
         )
     expected = np.dtype(schema.dtype)
     if array.dtype != expected:
-        if _family(array.dtype.name if array.dtype.kind not in "OUS" else "string") not in _ACCEPTS[_family(expected.name)]:
+        if (
+            _family(array.dtype.name if array.dtype.kind not in "OUS" else "string")
+            not in _ACCEPTS[_family(expected.name)]
+        ):
             raise SignatureError(f"Input has dtype {array.dtype}, but the model expects {expected}.")
         array = array.astype(expected)
     return array

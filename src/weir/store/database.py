@@ -55,8 +55,7 @@ class Database:
         self.dialect = parsed.get_backend_name()
         if self.dialect not in {"sqlite", "postgresql"}:
             raise ConfigError(
-                f"database_url {self.redacted_url!r}: weir supports SQLite and PostgreSQL, "
-                f"not {self.dialect!r}."
+                f"database_url {self.redacted_url!r}: weir supports SQLite and PostgreSQL, not {self.dialect!r}."
             )
         self.sqlite_path: Path | None = None
         if self.dialect == "sqlite" and parsed.database not in (None, "", ":memory:"):

@@ -19,7 +19,10 @@ GENESIS = "0" * 64
 
 
 def _who() -> list[sa.Column[object]]:
-    return [sa.Column("created_at", sa.DateTime, nullable=False), sa.Column("created_by", sa.String(200), nullable=False)]
+    return [
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("created_by", sa.String(200), nullable=False),
+    ]
 
 
 def upgrade() -> None:
@@ -116,5 +119,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("audit_head", "audit_log", "alias_history", "aliases", "validation_records", "model_versions", "models"):
+    for table in (
+        "audit_head",
+        "audit_log",
+        "alias_history",
+        "aliases",
+        "validation_records",
+        "model_versions",
+        "models",
+    ):
         op.drop_table(table)
