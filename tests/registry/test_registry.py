@@ -212,3 +212,23 @@ def test_events_are_emitted_after_commit(workspace: Workspace, iris: tuple[pd.Da
         ModelVersionRegistered("iris", 1, "sklearn", "tester"),
         AliasMoved("iris", "champion", 1, None, "tester"),
     ]
+
+
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
+def test_gradient_boosting_libraries_use_their_own_format(
+    sqlite_workspace: Workspace, iris: tuple[pd.DataFrame, pd.Series], library: str
+) -> None:
+    X, y = iris
+    if library == "lightgbm":
+        import lightgbm
+
+        model = lightgbm.LGBMClassifier(n_estimators=20, random_state=0, verbose=-1).fit(X, y)
+    else:
+        import xgboost
+
+        model = xgboost.XGBClassifier(n_estimators=20, random_state=0).fit(X, y)
+    version = sqlite_workspace.models.register("boosted", model, input_example=X.head())
+    assert version.format == library
+    loaded = sqlite_workspace.models.load("boosted/1")
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X), rtol=1e-6)
