@@ -8,7 +8,6 @@ the transaction that refers to them commits.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +20,6 @@ from weir import events
 from weir.errors import (
     AliasNotFoundError,
     ModelNotFoundError,
-    SignatureError,
     UntrustedArtifactError,
     ValidationError,
     VersionNotFoundError,
@@ -30,9 +28,9 @@ from weir.registry import aliases as alias_ops
 from weir.registry import formats
 from weir.registry.audit import AuditLog
 from weir.registry.lineage import code_version, data_fingerprint
-from weir.registry.records import AliasMove, Model, ModelVersion, ValidationRecord
+from weir.registry.records import AliasMove, Model, ModelVersion, ValidationRecord, json_safe
 from weir.registry.refs import ModelRef, check_alias, check_name, parse_ref
-from weir.registry.signature import Signature, infer_signature
+from weir.registry.signature import Signature, resolve_signature
 from weir.store import ArtifactStore, Database
 from weir.store.schema import model_versions, models, validation_records
 from weir.types import JSONDict, ModelInput
@@ -106,7 +104,8 @@ class ModelRegistry:
             )
         saved = fmt.save(model)
         loaded = fmt.load(saved.data, saved.metadata, trusted=trust_pickle)
-        sig = _signature(signature, input_example, model, loaded)
+        outputs = None if input_example is None else _check_round_trip(model, loaded, input_example)
+        sig = resolve_signature(signature, input_example, outputs)
         actor = actor or self.actor
         lineage: JSONDict = {
             "data_fingerprint": data_fingerprint or (_fingerprint(training_data)),
@@ -136,8 +135,8 @@ class ModelRegistry:
                 "format_metadata": saved.metadata,
                 "artifacts": {"model": artifact},
                 "signature": sig.to_dict() if sig else None,
-                "params": _plain(params),
-                "metrics": _plain(metrics),
+                "params": json_safe(params),
+                "metrics": json_safe(metrics),
                 "tags": {str(k): str(v) for k, v in (tags or {}).items()},
                 "lineage": lineage,
                 "description": description,
@@ -218,7 +217,7 @@ class ModelRegistry:
                 .order_by(model_versions.c.version)
             ).all()
             names = _aliases_by_version(alias_ops.all_for_model(conn, model_id))
-            return [_to_version(name, r, names.get(r.version, ())) for r in rows]
+            return [ModelVersion.from_row(name, r, names.get(r.version, ())) for r in rows]
 
     def get_version(self, ref: str | ModelRef) -> ModelVersion:
         """A version by reference: ``name``, ``name/3`` or ``name@alias``."""
@@ -255,7 +254,7 @@ class ModelRegistry:
             sa.select(model_versions).where(model_versions.c.model_id == model_id, model_versions.c.version == number)
         ).one()
         names = _aliases_by_version(alias_ops.all_for_model(conn, model_id))
-        return _to_version(name, row, names.get(number, ()))
+        return ModelVersion.from_row(name, row, names.get(number, ()))
 
     def load(self, ref: str | ModelRef, *, trust_pickle: bool = False, actor: str | None = None) -> formats.LoadedModel:
         """Load a version, its artifact verified by SHA-256; inputs are checked against its signature."""
@@ -345,8 +344,8 @@ class ModelRegistry:
                     version_id=version_id,
                     name=name,
                     passed=bool(passed),
-                    metrics=_plain(metrics),
-                    evidence=_plain(evidence),
+                    metrics=json_safe(metrics),
+                    evidence=json_safe(evidence),
                     created_at=now,
                     created_by=actor,
                 )
@@ -357,10 +356,10 @@ class ModelRegistry:
                 actor=actor,
                 action="validation.record",
                 entity=f"model:{parsed.name}/{number}",
-                after={"name": name, "passed": bool(passed), "metrics": _plain(metrics)},
+                after={"name": name, "passed": bool(passed), "metrics": json_safe(metrics)},
             )
         return ValidationRecord(
-            record_id, parsed.name, number, name, bool(passed), _plain(metrics), _plain(evidence), now, actor
+            record_id, parsed.name, number, name, bool(passed), json_safe(metrics), json_safe(evidence), now, actor
         )
 
     def validations(self, ref: str | ModelRef) -> list[ValidationRecord]:
@@ -396,22 +395,8 @@ def _as_ref(name: str, version: int | str) -> ModelRef:
     return parse_ref(f"{name}/{text}" if text.isascii() and text.isdigit() else f"{name}@{text.lstrip('@')}")
 
 
-def _signature(
-    given: Signature | Mapping[str, Any] | None,
-    example: ModelInput | None,
-    model: object,
-    loaded: formats.LoadedModel,
-) -> Signature | None:
-    sig = Signature.from_dict(given) if isinstance(given, Mapping) else given
-    if example is None:
-        if sig is None:
-            logger.warning("no input_example or signature given: inputs will not be checked when serving")
-        return sig
-    if sig is not None:
-        try:
-            sig.conform(example)
-        except SignatureError as exc:
-            raise SignatureError(f"The input_example does not match the given signature: {exc.message}") from exc
+def _check_round_trip(model: object, loaded: formats.LoadedModel, example: ModelInput) -> Any:
+    """Predict ``example`` with the reloaded model; it must agree with the original where that predicts."""
     outputs = loaded.predict(example)
     native_predict = getattr(model, "predict", None)
     if callable(native_predict):
@@ -426,31 +411,11 @@ def _signature(
                 "The stored model does not predict like the original on input_example; the format "
                 "lost information. Register with another format or report this as a bug."
             )
-    inferred = infer_signature(example, outputs)
-    return sig or inferred
+    return outputs
 
 
 def _fingerprint(training_data: Any) -> str | None:
     return None if training_data is None else data_fingerprint(training_data)
-
-
-def _plain(values: Mapping[str, Any] | None) -> JSONDict:
-    """A JSON-safe copy (numpy scalars and arrays become Python values); anything else is refused."""
-
-    def convert(value: Any, where: str) -> Any:
-        if isinstance(value, np.generic | np.ndarray):
-            value = value.tolist()
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValidationError(f"{where} is {value}; only finite numbers can be stored (use null for missing).")
-        if isinstance(value, Mapping):
-            return {str(k): convert(v, f"{where}.{k}") for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [convert(v, f"{where}[{i}]") for i, v in enumerate(value)]
-        if value is None or isinstance(value, str | int | float | bool):
-            return value
-        raise ValidationError(f"{where} is a {type(value).__name__}; store strings, numbers, lists or dicts.")
-
-    return {str(k): convert(v, str(k)) for k, v in (values or {}).items()}
 
 
 def _aliases_by_version(mapping: dict[str, int]) -> dict[int, tuple[str, ...]]:
@@ -458,25 +423,6 @@ def _aliases_by_version(mapping: dict[str, int]) -> dict[int, tuple[str, ...]]:
     for alias, number in mapping.items():
         out[number] = (*out.get(number, ()), alias)
     return out
-
-
-def _to_version(name: str, row: Row[Any], alias_names: tuple[str, ...]) -> ModelVersion:
-    return ModelVersion(
-        model=name,
-        version=row.version,
-        format=row.format,
-        format_metadata=row.format_metadata,
-        artifacts=row.artifacts,
-        signature=Signature.from_dict(row.signature) if row.signature else None,
-        params=row.params,
-        metrics=row.metrics,
-        tags=row.tags,
-        lineage=row.lineage,
-        description=row.description,
-        created_at=row.created_at,
-        created_by=row.created_by,
-        aliases=alias_names,
-    )
 
 
 def _suggest(conn: Connection, name: str) -> str:

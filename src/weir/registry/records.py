@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+from sqlalchemy.engine import Row
+
+from weir.errors import ValidationError
 from weir.registry.signature import Signature
 from weir.types import JSONDict
 
@@ -49,6 +55,26 @@ class ModelVersion:
         """The artifact the format loads (``{"path", "digest", "size"}``)."""
         return self.artifacts["model"]
 
+    @classmethod
+    def from_row(cls, name: str, row: Row[Any], alias_names: tuple[str, ...]) -> ModelVersion:
+        """A version from its ``model_versions`` row."""
+        return cls(
+            model=name,
+            version=row.version,
+            format=row.format,
+            format_metadata=row.format_metadata,
+            artifacts=row.artifacts,
+            signature=Signature.from_dict(row.signature) if row.signature else None,
+            params=row.params,
+            metrics=row.metrics,
+            tags=row.tags,
+            lineage=row.lineage,
+            description=row.description,
+            created_at=row.created_at,
+            created_by=row.created_by,
+            aliases=alias_names,
+        )
+
     def to_dict(self) -> JSONDict:
         data = asdict(self)
         data["signature"] = self.signature.to_dict() if self.signature else None
@@ -84,6 +110,30 @@ class ValidationRecord:
 
     def to_dict(self) -> JSONDict:
         return _jsonable(asdict(self))
+
+
+def json_safe(values: Mapping[str, Any] | None) -> JSONDict:
+    """A JSON-safe copy of user-supplied metadata (numpy values become Python ones); anything else is refused.
+
+    >>> import numpy as np
+    >>> json_safe({"auc": np.float64(0.5), "sizes": np.arange(2)})
+    {'auc': 0.5, 'sizes': [0, 1]}
+    """
+
+    def convert(value: Any, where: str) -> Any:
+        if isinstance(value, np.generic | np.ndarray):
+            value = value.tolist()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValidationError(f"{where} is {value}; only finite numbers can be stored (use null for missing).")
+        if isinstance(value, Mapping):
+            return {str(k): convert(v, f"{where}.{k}") for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [convert(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        if value is None or isinstance(value, str | int | float | bool):
+            return value
+        raise ValidationError(f"{where} is a {type(value).__name__}; store strings, numbers, lists or dicts.")
+
+    return {str(k): convert(v, str(k)) for k, v in (values or {}).items()}
 
 
 def _jsonable(data: dict[str, Any]) -> JSONDict:

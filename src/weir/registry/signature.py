@@ -15,6 +15,7 @@ field.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,8 @@ import pandas as pd
 
 from weir.errors import SignatureError, ValidationError
 from weir.types import JSONDict, ModelInput
+
+logger = logging.getLogger(__name__)
 
 # numpy kind → signature type family; a value may go into a column of a wider family.
 _FAMILY = {
@@ -193,3 +196,21 @@ def infer_schema(data: ModelInput) -> Schema:
 
 def infer_signature(inputs: ModelInput, outputs: ModelInput | None = None) -> Signature:
     return Signature(infer_schema(inputs), infer_schema(outputs) if outputs is not None else None)
+
+
+def resolve_signature(
+    given: Signature | Mapping[str, Any] | None, example: ModelInput | None, outputs: ModelInput | None
+) -> Signature | None:
+    """The signature to record: the given one (checked against the example) or one inferred from it."""
+    sig = Signature.from_dict(given) if isinstance(given, Mapping) else given
+    if example is None:
+        if sig is None:
+            logger.warning("no input_example or signature given: inputs will not be checked when serving")
+        return sig
+    if sig is not None:
+        try:
+            sig.conform(example)
+        except SignatureError as exc:
+            raise SignatureError(f"The input_example does not match the given signature: {exc.message}") from exc
+        return sig
+    return infer_signature(example, outputs)
