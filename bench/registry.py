@@ -61,9 +61,12 @@ def main() -> None:
         print(f"{'model':24} {'artifact':>10}  {'register':>40}  {'load':>40}")
         for name, model in models.items():
             sample = X.head(5)
-            reg = measure(lambda: ws.models.register(name, model, input_example=sample, code_path=None), args.repeat)
+            reg = measure(
+                lambda n=name, m=model, s=sample: ws.models.register(n, m, input_example=s, code_path=None),
+                args.repeat,
+            )
             version = ws.models.get_version(name)
-            load = measure(lambda: ws.models.load(f"{name}/{version.version}"), args.repeat)
+            load = measure(lambda ref=version.ref: ws.models.load(ref), args.repeat)
             size = version.model_artifact["size"] / 1024
             print(f"{name:24} {size:8.0f} KiB  {summary(reg):>40}  {summary(load):>40}")
         ws.close()
