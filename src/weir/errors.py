@@ -76,6 +76,13 @@ class UntrustedArtifactError(WeirError):
     code = "untrusted_artifact"
 
 
+class NotFittedError(WeirError, RuntimeError):
+    """A component was used before ``fit`` (or ``load``) gave it the state it needs."""
+
+    status = 409
+    code = "not_fitted"
+
+
 class NotFoundError(WeirError, LookupError):
     status = 404
     code = "not_found"
