@@ -23,18 +23,16 @@ from __future__ import annotations
 import inspect
 import warnings
 
-import numpy as np
 from scipy.stats import anderson_ksamp
 
-from weir.monitoring.tests.base import Outcome, StatTest
-from weir.monitoring.tests.binning import BoolArray, IntArray
+from weir.monitoring.tests.column_loop import ColumnLoopTest
 from weir.monitoring.tests.columns import FloatRows
 
 # scipy >= 1.17 asks for the variant explicitly; 'midrank' is the long-standing default
 _VARIANT = {"variant": "midrank"} if "variant" in inspect.signature(anderson_ksamp).parameters else {}
 
 
-class AndersonDarlingTest(StatTest):
+class AndersonDarlingTest(ColumnLoopTest):
     """Two-sample Anderson–Darling test, as ``scipy.stats.anderson_ksamp``; see the module docstring."""
 
     name = "anderson"
@@ -43,21 +41,8 @@ class AndersonDarlingTest(StatTest):
     column_types = ("numeric",)
     min_samples = 2
 
-    def _numeric(
-        self, reference: FloatRows, current: FloatRows, n_reference: IntArray, n_current: IntArray, enough: BoolArray
-    ) -> Outcome:
-        statistic = np.full(reference.shape[0], np.nan)
-        p_value = np.full(reference.shape[0], np.nan)
-        for j in np.flatnonzero(enough):
-            ref, cur = reference[j, : n_reference[j]], current[j, : n_current[j]]
-            if ref[0] == ref[-1] == cur[0] == cur[-1]:  # rows are sorted: one value on both sides
-                statistic[j], p_value[j] = 0.0, 1.0
-                continue
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                result = anderson_ksamp([ref, cur], **_VARIANT)
-            statistic[j], p_value[j] = result.statistic, result.pvalue
-        return statistic, p_value
-
-
-__all__ = ["AndersonDarlingTest"]
+    def _one(self, reference: FloatRows, current: FloatRows) -> tuple[float, float]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            result = anderson_ksamp([reference, current], **_VARIANT)
+        return float(result.statistic), float(result.pvalue)

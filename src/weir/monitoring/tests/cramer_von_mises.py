@@ -23,15 +23,13 @@ one at a time.
 
 from __future__ import annotations
 
-import numpy as np
 from scipy.stats import cramervonmises_2samp
 
-from weir.monitoring.tests.base import Outcome, StatTest
-from weir.monitoring.tests.binning import BoolArray, IntArray
+from weir.monitoring.tests.column_loop import ColumnLoopTest
 from weir.monitoring.tests.columns import FloatRows
 
 
-class CramerVonMisesTest(StatTest):
+class CramerVonMisesTest(ColumnLoopTest):
     """Two-sample Cramér–von Mises test, as ``scipy.stats.cramervonmises_2samp``; see the module docstring."""
 
     name = "cramer_von_mises"
@@ -40,19 +38,6 @@ class CramerVonMisesTest(StatTest):
     column_types = ("numeric",)
     min_samples = 2
 
-    def _numeric(
-        self, reference: FloatRows, current: FloatRows, n_reference: IntArray, n_current: IntArray, enough: BoolArray
-    ) -> Outcome:
-        statistic = np.full(reference.shape[0], np.nan)
-        p_value = np.full(reference.shape[0], np.nan)
-        for j in np.flatnonzero(enough):
-            ref, cur = reference[j, : n_reference[j]], current[j, : n_current[j]]
-            if ref[0] == ref[-1] == cur[0] == cur[-1]:  # rows are sorted: one value on both sides
-                statistic[j], p_value[j] = 0.0, 1.0
-                continue
-            result = cramervonmises_2samp(ref, cur)
-            statistic[j], p_value[j] = result.statistic, result.pvalue
-        return statistic, p_value
-
-
-__all__ = ["CramerVonMisesTest"]
+    def _one(self, reference: FloatRows, current: FloatRows) -> tuple[float, float]:
+        result = cramervonmises_2samp(reference, current)
+        return float(result.statistic), float(result.pvalue)
