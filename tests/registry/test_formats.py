@@ -57,9 +57,7 @@ def _binary() -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
 
 
 def _multiclass() -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    return make_classification(
-        n_samples=300, n_features=6, n_informative=4, n_classes=3, random_state=1
-    )
+    return make_classification(n_samples=300, n_features=6, n_informative=4, n_classes=3, random_state=1)
 
 
 def _regression() -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
@@ -91,50 +89,50 @@ def _sklearn_regressor() -> Case:
 def _lgbm_binary_strings() -> Case:
     X, y = _binary()
     labels = np.array(["no", "yes"])[y]
-    model = lgb.LGBMClassifier(n_estimators=20, random_state=0, verbose=-1).fit(X, labels)
+    model = lgb.LGBMClassifier(n_estimators=20, random_state=0, n_jobs=1, verbose=-1).fit(X, labels)
     return _estimator_case(model, X, True)
 
 
 def _lgbm_multiclass() -> Case:
     X, y = _multiclass()
-    model = lgb.LGBMClassifier(n_estimators=20, random_state=0, verbose=-1).fit(X, y)
+    model = lgb.LGBMClassifier(n_estimators=20, random_state=0, n_jobs=1, verbose=-1).fit(X, y)
     return _estimator_case(model, X, True)
 
 
 def _lgbm_regressor() -> Case:
     X, y = _regression()
-    model = lgb.LGBMRegressor(n_estimators=20, random_state=0, verbose=-1).fit(X, y)
+    model = lgb.LGBMRegressor(n_estimators=20, random_state=0, n_jobs=1, verbose=-1).fit(X, y)
     return _estimator_case(model, X, False)
 
 
 def _lgbm_booster() -> Case:
     X, y = _regression()
-    params = {"objective": "regression", "verbose": -1, "seed": 0}
+    params = {"objective": "regression", "verbose": -1, "seed": 0, "num_threads": 1}
     booster = lgb.train(params, lgb.Dataset(X, y), num_boost_round=10)
     return Case(booster, X, booster.predict(X), None, exact=False)
 
 
 def _xgb_binary() -> Case:
     X, y = _binary()
-    model = xgb.XGBClassifier(n_estimators=20, max_depth=3, random_state=0).fit(X, y)
+    model = xgb.XGBClassifier(n_estimators=20, max_depth=3, random_state=0, n_jobs=1).fit(X, y)
     return _estimator_case(model, X, True)
 
 
 def _xgb_multiclass() -> Case:
     X, y = _multiclass()
-    model = xgb.XGBClassifier(n_estimators=20, max_depth=3, random_state=0).fit(X, y)
+    model = xgb.XGBClassifier(n_estimators=20, max_depth=3, random_state=0, n_jobs=1).fit(X, y)
     return _estimator_case(model, X, True)
 
 
 def _xgb_regressor() -> Case:
     X, y = _regression()
-    model = xgb.XGBRegressor(n_estimators=20, max_depth=3, random_state=0).fit(X, y)
+    model = xgb.XGBRegressor(n_estimators=20, max_depth=3, random_state=0, n_jobs=1).fit(X, y)
     return _estimator_case(model, X, False)
 
 
 def _xgb_booster() -> Case:
     X, y = _binary()
-    params = {"objective": "binary:logistic", "max_depth": 3, "seed": 0}
+    params = {"objective": "binary:logistic", "max_depth": 3, "seed": 0, "nthread": 1}
     booster = xgb.train(params, xgb.DMatrix(X, label=y), num_boost_round=10)
     return Case(booster, X, booster.predict(xgb.DMatrix(X)), None, exact=False)
 
@@ -263,9 +261,7 @@ def test_dataframe_and_ndarray_give_the_same_predictions(name: str, case_id: str
     if loaded.has_proba:
         # Equal up to float rounding: a DataFrame's values are column-major, which changes
         # the order BLAS sums in.
-        np.testing.assert_allclose(
-            loaded.predict_proba(case.frame), loaded.predict_proba(case.X), rtol=1e-12
-        )
+        np.testing.assert_allclose(loaded.predict_proba(case.frame), loaded.predict_proba(case.X), rtol=1e-12)
 
 
 @pytest.mark.parametrize("name", formats.names())
@@ -351,3 +347,25 @@ def test_missing_optional_library(name: str, extra: str, monkeypatch: pytest.Mon
     assert formats.get(name).handles(model) is False
     with pytest.raises(ValidationError, match=re.escape(f"pip install {extra}")):
         formats.get(name).load(saved.data, saved.metadata)
+
+
+@pytest.mark.parametrize("where", ["trees", "parameters", "header"])
+def test_lightgbm_truncation_is_refused_even_without_a_recorded_digest(where: str) -> None:
+    # LightGBM 4.7 aborts or segfaults the process on these instead of raising.
+    saved = formats.get("lightgbm").save(_case("lightgbm", "multiclass").model)
+    marker = {"trees": b"\nTree=3", "parameters": b"[objective:", "header": b"feature_infos="}[where]
+    data = saved.data[: saved.data.index(marker) + 5]
+    metadata = {k: v for k, v in saved.metadata.items() if k != "sha256"}
+    with pytest.raises(ModelLoadError, match="lightgbm.*truncated"):
+        formats.get("lightgbm").load(data, metadata)
+
+
+@pytest.mark.parametrize("name", ["lightgbm", "xgboost"])
+def test_native_formats_check_the_recorded_digest(name: str) -> None:
+    saved = formats.get(name).save(_case(name, "regressor").model)
+    flipped = bytearray(saved.data)
+    flipped[len(flipped) // 2] ^= 0x01
+    with pytest.raises(ModelLoadError, match="SHA-256"):
+        formats.get(name).load(bytes(flipped), saved.metadata)
+    with pytest.raises(ModelLoadError, match=name):
+        formats.get(name).load(b"", {k: v for k, v in saved.metadata.items() if k != "sha256"})

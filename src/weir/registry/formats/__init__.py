@@ -21,8 +21,7 @@ from weir.registry.formats.sklearn import SklearnFormat
 from weir.registry.formats.xgboost import XGBoostFormat
 
 _FORMATS: dict[str, ModelFormat] = {
-    fmt.name: fmt
-    for fmt in (LightGBMFormat(), XGBoostFormat(), OnnxFormat(), SklearnFormat(), PickleFormat())
+    fmt.name: fmt for fmt in (LightGBMFormat(), XGBoostFormat(), OnnxFormat(), SklearnFormat(), PickleFormat())
 }
 _DETECT_ORDER: tuple[str, ...] = ("lightgbm", "xgboost", "onnx", "sklearn")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 from collections.abc import Mapping
@@ -17,22 +18,32 @@ _KINDS = ("classifier", "regressor", "booster")
 _TREE_SIZES = re.compile(rb"^tree_sizes=([0-9 ]*)$", re.MULTILINE)
 
 
-def _check_layout(data: bytes) -> None:
-    """Refuse text whose trees do not end where ``tree_sizes`` says.
+def _check_layout(data: bytes, metadata: Mapping[str, Any]) -> None:
+    """Refuse truncated or altered text before LightGBM sees it.
 
-    LightGBM parses trees in parallel at the offsets ``tree_sizes`` gives; on truncated text it
-    aborts the whole process ("terminate called without an active exception") instead of
-    raising, so this must be caught before the bytes reach it.
+    LightGBM 4.x does not raise on some truncations, it kills the process: trees cut short of
+    the offsets in ``tree_sizes`` abort it ("terminate called without an active exception"), and
+    a ``parameters:`` section without its ``end of parameters`` line segfaults it. The digest
+    recorded by ``save`` catches any change; the layout checks cover text saved without one.
     """
-    match = _TREE_SIZES.search(data)
-    if match is None:
-        return  # no offsets: LightGBM parses sequentially and raises normally
-    start = data.find(b"\nTree=", match.end()) + 1
-    end = start + sum(int(size) for size in match.group(1).split())
-    if start == 0 or not data.startswith(b"end of trees", end):
+    expected = metadata.get("sha256")
+    if expected is not None and hashlib.sha256(data).hexdigest() != expected:
         raise ModelLoadError(
-            "Could not load the lightgbm artifact: its trees do not match the sizes in its "
-            "header (the text is truncated or corrupt). Re-save the model."
+            f"Could not load the lightgbm artifact: its {len(data)} bytes do not match the SHA-256 "
+            "recorded when it was saved (truncated or corrupt). Re-save the model."
+        )
+    match = _TREE_SIZES.search(data)
+    start = data.find(b"\nTree=", match.end()) + 1 if match else 0
+    end = start + sum(int(size) for size in match.group(1).split()) if match else 0
+    params = data.find(b"\nparameters:")
+    if (
+        b"\nend of trees" not in data
+        or (match and (start == 0 or not data.startswith(b"end of trees", end)))
+        or (params >= 0 and data.find(b"\nend of parameters", params) < 0)
+    ):
+        raise ModelLoadError(
+            "Could not load the lightgbm artifact: the text is truncated or corrupt (its trees "
+            "or parameters end early). Re-save the model."
         )
 
 
@@ -41,8 +52,7 @@ def _require() -> Any:
         import lightgbm
     except ImportError as exc:
         raise ValidationError(
-            "The lightgbm format needs the LightGBM library, which is not installed; "
-            "run `pip install weir[lightgbm]`."
+            "The lightgbm format needs the LightGBM library, which is not installed; run `pip install weir[lightgbm]`."
         ) from exc
     return lightgbm
 
@@ -95,9 +105,7 @@ class LightGBMFormat(ModelFormat):
             try:
                 booster = obj.booster_
             except (AttributeError, ValueError) as exc:
-                raise ValidationError(
-                    f"{type(obj).__name__} is not fitted; call fit before saving it."
-                ) from exc
+                raise ValidationError(f"{type(obj).__name__} is not fitted; call fit before saving it.") from exc
             objective: Any = obj.objective_
             if isinstance(obj, lgb.LGBMClassifier):
                 metadata["kind"] = "classifier"
@@ -116,11 +124,11 @@ class LightGBMFormat(ModelFormat):
         metadata["objective"] = "custom" if custom else objective
         metadata["feature_names"] = list(booster.feature_name())
         text: str = booster.model_to_string()
-        return SavedModel(data=text.encode("utf-8"), filename="model.txt", metadata=metadata)
+        data = text.encode("utf-8")
+        metadata["sha256"] = hashlib.sha256(data).hexdigest()
+        return SavedModel(data=data, filename="model.txt", metadata=metadata)
 
-    def load(
-        self, data: bytes, metadata: Mapping[str, Any], *, trusted: bool = False
-    ) -> LoadedModel:
+    def load(self, data: bytes, metadata: Mapping[str, Any], *, trusted: bool = False) -> LoadedModel:
         lgb = _require()
         kind = metadata.get("kind", "booster")
         if kind not in _KINDS or (kind == "classifier" and not metadata.get("classes")):
@@ -129,7 +137,7 @@ class LightGBMFormat(ModelFormat):
                 f"{metadata.get('classes')!r}); kind must be one of {', '.join(_KINDS)} and a "
                 "classifier needs its classes. Re-save the model."
             )
-        _check_layout(bytes(data))
+        _check_layout(bytes(data), metadata)
         try:
             booster = lgb.Booster(model_str=bytes(data).decode("utf-8"))
         except Exception as exc:

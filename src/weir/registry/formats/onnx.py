@@ -138,9 +138,7 @@ class OnnxFormat(ModelFormat):
         try:
             import onnx
         except ImportError as exc:
-            raise ValidationError(
-                "Saving ONNX models needs the onnx library; run `pip install weir[onnx]`."
-            ) from exc
+            raise ValidationError("Saving ONNX models needs the onnx library; run `pip install weir[onnx]`.") from exc
         if isinstance(obj, bytes | bytearray):
             try:
                 obj = onnx.load_model_from_string(bytes(obj))
@@ -164,21 +162,15 @@ class OnnxFormat(ModelFormat):
             },
         )
 
-    def load(
-        self, data: bytes, metadata: Mapping[str, Any], *, trusted: bool = False
-    ) -> LoadedModel:
+    def load(self, data: bytes, metadata: Mapping[str, Any], *, trusted: bool = False) -> LoadedModel:
         try:
             import onnxruntime as ort
         except ImportError as exc:
-            raise ValidationError(
-                "Loading ONNX models needs onnxruntime; run `pip install onnxruntime`."
-            ) from exc
+            raise ValidationError("Loading ONNX models needs onnxruntime; run `pip install onnxruntime`.") from exc
         options = ort.SessionOptions()
         options.log_severity_level = 3
         try:
-            session = ort.InferenceSession(
-                bytes(data), sess_options=options, providers=["CPUExecutionProvider"]
-            )
+            session = ort.InferenceSession(bytes(data), sess_options=options, providers=["CPUExecutionProvider"])
         except Exception as exc:
             raise ModelLoadError(
                 f"Could not load the onnx artifact: {type(exc).__name__}: {exc}. The bytes are "

@@ -45,8 +45,7 @@ class PickleModel(LoadedModel):
         method = getattr(self.native, verb, None)
         if not callable(method):
             raise UnsupportedOperationError(
-                f"The pickled {type(self.native).__name__} has no {verb} method; register an "
-                "object that has one."
+                f"The pickled {type(self.native).__name__} has no {verb} method; register an object that has one."
             )
         try:
             return method(self._prepare(X))
@@ -80,9 +79,7 @@ class PickleFormat(ModelFormat):
         try:
             data = dumps(obj)
         except Exception as exc:
-            raise UnsupportedModelError(
-                f"{serializer} cannot serialise this {type(obj).__name__}: {exc}."
-            ) from exc
+            raise UnsupportedModelError(f"{serializer} cannot serialise this {type(obj).__name__}: {exc}.") from exc
         cls = type(obj)
         return SavedModel(
             data=bytes(data),
@@ -94,9 +91,7 @@ class PickleFormat(ModelFormat):
             },
         )
 
-    def load(
-        self, data: bytes, metadata: Mapping[str, Any], *, trusted: bool = False
-    ) -> LoadedModel:
+    def load(self, data: bytes, metadata: Mapping[str, Any], *, trusted: bool = False) -> LoadedModel:
         if trusted is not True:
             raise UntrustedArtifactError(
                 "Refusing to load a pickle artifact: pickle can run arbitrary code while "

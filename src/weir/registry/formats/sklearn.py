@@ -92,9 +92,7 @@ class SklearnFormat(ModelFormat):
         try:
             check_is_fitted(obj)
         except NotFittedError as exc:
-            raise ValidationError(
-                f"{type(obj).__name__} is not fitted; call fit before saving it."
-            ) from exc
+            raise ValidationError(f"{type(obj).__name__} is not fitted; call fit before saving it.") from exc
         try:
             data = sio.dumps(obj)
         except Exception as exc:
@@ -114,16 +112,13 @@ class SklearnFormat(ModelFormat):
             },
         )
 
-    def load(
-        self, data: bytes, metadata: Mapping[str, Any], *, trusted: bool = False
-    ) -> LoadedModel:
+    def load(self, data: bytes, metadata: Mapping[str, Any], *, trusted: bool = False) -> LoadedModel:
         import skops.io as sio
         from skops.io.exceptions import UntrustedTypesFoundException
 
+        # ``trusted`` (meant for pickle) never widens this: skops trusts exactly the recorded list.
         trusted_types = metadata.get("trusted_types", [])
-        if not isinstance(trusted_types, list) or not all(
-            isinstance(t, str) for t in trusted_types
-        ):
+        if not isinstance(trusted_types, list) or not all(isinstance(t, str) for t in trusted_types):
             raise ValidationError(
                 "sklearn metadata 'trusted_types' must be a list of type names, got "
                 f"{trusted_types!r}; re-save the model to record it."

@@ -6,6 +6,7 @@ restored into the same wrapper class; a bare ``Booster`` is saved with ``save_ra
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -34,8 +35,7 @@ def _require() -> Any:
         import xgboost
     except ImportError as exc:
         raise ValidationError(
-            "The xgboost format needs the XGBoost library, which is not installed; "
-            "run `pip install weir[xgboost]`."
+            "The xgboost format needs the XGBoost library, which is not installed; run `pip install weir[xgboost]`."
         ) from exc
     return xgboost
 
@@ -44,6 +44,20 @@ def _reason(exc: Exception) -> str:
     # XGBoost appends a native stack trace to its messages; keep the first line.
     lines = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {lines[0] if lines else ''}"
+
+
+def _check_digest(data: bytes, metadata: Mapping[str, Any]) -> None:
+    """Refuse bytes that are not the ones saved, before XGBoost parses them.
+
+    XGBoost 3.2 does not raise on every malformed buffer: an empty one aborts the process and
+    some truncated UBJSON segfaults it. The digest recorded by ``save`` catches both.
+    """
+    expected = metadata.get("sha256")
+    if not data or (expected is not None and hashlib.sha256(data).hexdigest() != expected):
+        raise ModelLoadError(
+            f"Could not load the xgboost artifact: its {len(data)} bytes do not match the SHA-256 "
+            "recorded when it was saved (truncated or corrupt). Re-save the model."
+        )
 
 
 class XGBoostModel(LoadedModel):
@@ -61,7 +75,7 @@ class XGBoostModel(LoadedModel):
         values = X if pd is not None and isinstance(X, pd.DataFrame) else np.asarray(X)
         try:
             if isinstance(self.native, xgb.Booster):
-                return self.native.predict(xgb.DMatrix(values))
+                return self.native.predict(xgb.DMatrix(values, enable_categorical=True))
             return getattr(self.native, verb)(values)
         except (ValueError, TypeError) as exc:
             raise ValidationError(f"The xgboost model rejected the input: {_reason(exc)}") from exc
@@ -89,10 +103,10 @@ class XGBoostFormat(ModelFormat):
             try:
                 booster = obj.get_booster()
             except (AttributeError, ValueError) as exc:
-                raise ValidationError(
-                    f"{type(obj).__name__} is not fitted; call fit before saving it."
-                ) from exc
-            wrapper = next(c.__name__ for c in type(obj).__mro__ if c.__name__ in _WRAPPERS)
+                raise ValidationError(f"{type(obj).__name__} is not fitted; call fit before saving it.") from exc
+            wrapper = next(
+                c.__name__ for c in type(obj).__mro__ if c.__module__.startswith("xgboost") and c.__name__ in _WRAPPERS
+            )
             metadata["wrapper"] = wrapper
             if isinstance(obj, xgb.XGBClassifier):
                 metadata["kind"] = "classifier"
@@ -115,11 +129,10 @@ class XGBoostFormat(ModelFormat):
         config = json.loads(booster.save_config())
         metadata["objective"] = config["learner"]["objective"]["name"]
         metadata["feature_names"] = booster.feature_names
+        metadata["sha256"] = hashlib.sha256(data).hexdigest()
         return SavedModel(data=data, filename="model.ubj", metadata=metadata)
 
-    def load(
-        self, data: bytes, metadata: Mapping[str, Any], *, trusted: bool = False
-    ) -> LoadedModel:
+    def load(self, data: bytes, metadata: Mapping[str, Any], *, trusted: bool = False) -> LoadedModel:
         xgb = _require()
         wrapper = metadata.get("wrapper")
         if wrapper is not None and wrapper not in _WRAPPERS:
@@ -127,6 +140,7 @@ class XGBoostFormat(ModelFormat):
                 f"The xgboost metadata names an unknown wrapper {wrapper!r}; expected one of "
                 f"{', '.join(_WRAPPERS)} or none for a bare Booster. Re-save the model."
             )
+        _check_digest(bytes(data), metadata)
         native = getattr(xgb, wrapper)() if wrapper else xgb.Booster()
         try:
             native.load_model(bytearray(data))
