@@ -232,3 +232,19 @@ def test_gradient_boosting_libraries_use_their_own_format(
     loaded = sqlite_workspace.models.load("boosted/1")
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
     np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X), rtol=1e-6)
+
+
+def test_bare_xgboost_booster_registers_without_its_own_predict_on_frames(
+    sqlite_workspace: Workspace, iris: tuple[pd.DataFrame, pd.Series]
+) -> None:
+    import xgboost
+
+    X, y = iris
+    booster = xgboost.train(
+        {"objective": "multi:softprob", "num_class": 3, "nthread": 1}, xgboost.DMatrix(X, label=y), num_boost_round=5
+    )
+    version = sqlite_workspace.models.register("booster", booster, input_example=X.head())
+    assert version.format == "xgboost"
+    np.testing.assert_allclose(
+        sqlite_workspace.models.load("booster/1").predict(X), booster.predict(xgboost.DMatrix(X))
+    )

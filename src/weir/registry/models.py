@@ -399,8 +399,12 @@ def _check_round_trip(model: object, loaded: formats.LoadedModel, example: Model
     """Predict ``example`` with the reloaded model; it must agree with the original where that predicts."""
     outputs = loaded.predict(example)
     native_predict = getattr(model, "predict", None)
-    if callable(native_predict):
-        expected = np.asarray(native_predict(example))
+    try:  # some natives cannot take the example as given (an xgboost Booster wants a DMatrix)
+        expected = np.asarray(native_predict(example)) if callable(native_predict) else None
+    except (TypeError, ValueError) as exc:
+        logger.debug("round-trip check skipped: the original model cannot predict the example (%s)", exc)
+        expected = None
+    if expected is not None:
         same = (
             np.array_equal(expected, outputs)
             if expected.dtype.kind in "OUSb"
