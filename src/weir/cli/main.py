@@ -12,6 +12,7 @@ import typer
 
 from weir import __version__
 from weir.cli import models as models_cli
+from weir.cli import monitor as monitor_cli
 from weir.cli.context import CliState, console, err_console, print_json, state
 from weir.errors import WeirError
 
@@ -26,6 +27,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(models_cli.app, name="models")
+app.add_typer(monitor_cli.app, name="monitor")
 
 
 def _version(value: bool) -> None:
