@@ -1,8 +1,11 @@
-"""Storage (layer 1): the metadata database and the content-addressed artifact store."""
+"""Storage (layer 1): the metadata database, the content-addressed artifact store, the prediction log."""
 
 from __future__ import annotations
 
 from weir.store.artifacts import ArtifactStore
 from weir.store.database import Database
+from weir.store.prediction_buffer import PredictionBuffer
+from weir.store.prediction_log import PredictionLog
+from weir.store.prediction_record import PredictionRecord
 
-__all__ = ["ArtifactStore", "Database"]
+__all__ = ["ArtifactStore", "Database", "PredictionBuffer", "PredictionLog", "PredictionRecord"]
