@@ -55,6 +55,24 @@ class DriftDetected(Event):
     details: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class AlertRaised(Event):
+    """A monitored condition started (or, after its cool-down, is still) failing."""
+
+    key: str
+    message: str
+    at: str
+    details: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class AlertResolved(Event):
+    """A condition that had raised an alert is healthy again."""
+
+    key: str
+    at: str
+
+
 E = TypeVar("E", bound=Event)
 
 

@@ -6,12 +6,14 @@
 - :func:`performance`, :func:`performance_by_window`: metrics once labels arrive; :class:`CBPE` estimates
   them before labels arrive.
 - :func:`drift_report_html`, :func:`drift_report_json`: the self-contained report.
+- :class:`AlertPolicy`: alerts damped against flapping (event, log line, optional webhook).
 - :mod:`weir.monitoring.concept`: Page–Hinkley, ADWIN and DDM on streams of errors or scores.
 - :class:`PredictiveDriftDetector`: the blueprint's KS detector, interface unchanged.
 """
 
 from __future__ import annotations
 
+from weir.monitoring.alerts import Alert, AlertPolicy
 from weir.monitoring.cbpe import CBPE
 from weir.monitoring.concept import ADWIN, DDM, PageHinkley
 from weir.monitoring.data_drift import DataDriftDetector, DataDriftResult
@@ -22,6 +24,8 @@ from weir.monitoring.report import drift_report_html, drift_report_json, write_r
 
 __all__ = [
     "ADWIN",
+    "Alert",
+    "AlertPolicy",
     "CBPE",
     "DDM",
     "DataDriftDetector",
