@@ -19,18 +19,17 @@ import logging
 import os
 import re
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from weir.errors import ArtifactNotFoundError, IntegrityError, StoreUnavailableError, ValidationError
+from weir.store.durable import STALE_TEMP_SECONDS, fsync_dir, remove_stale
 
 logger = logging.getLogger(__name__)
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 1 << 20
-STALE_TEMP_SECONDS = 3600
 
 
 class ArtifactStore:
@@ -92,7 +91,7 @@ class ArtifactStore:
             final = self.path(digest)
             final.parent.mkdir(exist_ok=True)
             os.replace(tmp, final)
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -154,16 +153,7 @@ class ArtifactStore:
 
     def remove_stale_temporaries(self, older_than: float = STALE_TEMP_SECONDS) -> int:
         """Delete temporary files left by writers that died; return how many."""
-        cutoff = time.time() - older_than
-        removed = 0
-        for tmp in self._tmp.iterdir():
-            try:
-                if tmp.stat().st_mtime < cutoff:
-                    tmp.unlink()
-                    removed += 1
-            except FileNotFoundError:
-                continue
-        return removed
+        return remove_stale(self._tmp, "*", older_than)
 
 
 def _hash_file(path: Path) -> str:
@@ -172,11 +162,3 @@ def _hash_file(path: Path) -> str:
         while chunk := handle.read(_CHUNK):
             hasher.update(chunk)
     return hasher.hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

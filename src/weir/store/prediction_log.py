@@ -26,7 +26,6 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-import time as _time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -39,6 +38,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from weir.errors import StoreUnavailableError, ValidationError
+from weir.store.durable import STALE_TEMP_SECONDS, fsync_dir, makedirs, remove_stale
 from weir.store.prediction_record import ROUTES, PredictionRecord, Scalar, check_endpoint, to_scalar
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,6 @@ logger = logging.getLogger(__name__)
 _TIME = pa.timestamp("us", tz="UTC")
 _DATE_PARTS = ds.partitioning(pa.schema([("date", pa.string())]), flavor="hive")
 _BASE = ("request_id", "time", "endpoint", "model", "version", "route", "latency_ms")
-STALE_TEMP_SECONDS = 3600
 
 
 def _aware(value: datetime | None, name: str) -> datetime | None:
@@ -188,10 +187,10 @@ class PredictionLog:
                     handle.flush()
                     os.fsync(handle.fileno())
             for tmp, folder in staged:
-                _makedirs(folder)
+                makedirs(folder)
                 stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
                 os.replace(tmp, folder / f"{stamp}-{uuid.uuid4().hex}.parquet")
-                _fsync_dir(folder)
+                fsync_dir(folder)
         except BaseException:
             for tmp, _ in staged:
                 tmp.unlink(missing_ok=True)
@@ -202,16 +201,7 @@ class PredictionLog:
 
     def remove_stale_temporaries(self, older_than: float = STALE_TEMP_SECONDS) -> int:
         """Delete temporary segments left by writers that died; return how many."""
-        cutoff = _time.time() - older_than
-        removed = 0
-        for tmp in self._tmp.glob("segment-*"):
-            try:
-                if tmp.stat().st_mtime < cutoff:
-                    tmp.unlink()
-                    removed += 1
-            except FileNotFoundError:
-                continue
-        return removed
+        return remove_stale(self._tmp, "segment-*", older_than)
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -318,23 +308,3 @@ class PredictionLog:
 
 def _day(value: datetime) -> date:
     return value.astimezone(UTC).date()
-
-
-def _makedirs(folder: Path) -> None:
-    """Create ``folder`` and fsync the parent of every folder created, so the new entries survive a crash."""
-    missing = []
-    probe = folder
-    while not probe.is_dir():
-        missing.append(probe)
-        probe = probe.parent
-    for path in reversed(missing):
-        path.mkdir(exist_ok=True)
-        _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
