@@ -24,10 +24,10 @@ from weir.monitoring.report import drift_report_html, drift_report_json, write_r
 
 __all__ = [
     "ADWIN",
-    "Alert",
-    "AlertPolicy",
     "CBPE",
     "DDM",
+    "Alert",
+    "AlertPolicy",
     "DataDriftDetector",
     "DataDriftResult",
     "DomainClassifierDrift",
