@@ -248,3 +248,21 @@ def test_bare_xgboost_booster_registers_without_its_own_predict_on_frames(
     np.testing.assert_allclose(
         sqlite_workspace.models.load("booster/1").predict(X), booster.predict(xgboost.DMatrix(X))
     )
+
+
+def test_garbage_collection_removes_only_unreferenced_blobs(
+    workspace: Workspace, iris: tuple[pd.DataFrame, pd.Series]
+) -> None:
+    kept = workspace.models.register("iris", _fit(iris, 1.0)).model_artifact["digest"]
+    with pytest.raises(VersionNotFoundError):  # fails after its artifact was written
+        workspace.models.register("iris", _fit(iris, 0.01), parent=9)
+    orphans = set(workspace.artifacts.digests()) - {kept}
+    assert len(orphans) == 1
+    assert workspace.models.collect_garbage() == []  # within the grace period: kept
+    assert set(workspace.models.collect_garbage(older_than=0, dry_run=True)) == orphans
+    assert set(workspace.artifacts.digests()) == orphans | {kept}
+    assert set(workspace.models.collect_garbage(older_than=0)) == orphans
+    assert list(workspace.artifacts.digests()) == [kept]
+    workspace.models.load("iris/1")
+    assert workspace.models.audit.entries()[-1].action == "artifacts.gc"
+    assert workspace.models.audit.verify().ok

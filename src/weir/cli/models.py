@@ -206,3 +206,17 @@ def verify(ctx: typer.Context, as_json: JsonOption = False) -> None:
         )
     if problems:
         raise typer.Exit(1)
+
+
+@app.command("gc")
+def gc(
+    ctx: typer.Context,
+    older_than: Annotated[float, typer.Option(help="Keep blobs younger than this many seconds.")] = 3600,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be removed; remove nothing.")] = False,
+) -> None:
+    """Remove artifact blobs that no version refers to (left by failed registrations)."""
+    removed = state(ctx).workspace().models.collect_garbage(older_than=older_than, dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    console.print(f"{verb} {len(removed)} unreferenced artifact(s)")
+    for digest in removed:
+        console.print(f"  sha256:{digest}")

@@ -362,6 +362,39 @@ class ModelRegistry:
             record_id, parsed.name, number, name, bool(passed), json_safe(metrics), json_safe(evidence), now, actor
         )
 
+    def collect_garbage(
+        self, *, older_than: float = 3600, dry_run: bool = False, actor: str | None = None
+    ) -> list[str]:
+        """Delete artifact blobs no version refers to (left by registrations that failed after writing them).
+
+        Blobs younger than ``older_than`` seconds are kept: a registration may be about to commit them.
+        """
+        with self.db.read() as conn:
+            referenced = {
+                artifact["digest"]
+                for (artifacts,) in conn.execute(sa.select(model_versions.c.artifacts))
+                for artifact in artifacts.values()
+            }
+        if dry_run:
+            cutoff = datetime.now(UTC).timestamp() - older_than
+            return [
+                d
+                for d in self.artifacts.digests()
+                if d not in referenced and self.artifacts.path(d).stat().st_mtime < cutoff
+            ]
+        removed = self.artifacts.remove_unreferenced(referenced, older_than=older_than)
+        if removed:
+            with self.db.write() as conn:
+                self.audit.append(
+                    conn,
+                    actor=actor or self.actor,
+                    action="artifacts.gc",
+                    entity="artifacts",
+                    after={"removed": removed},
+                )
+            logger.info("removed %d unreferenced artifact(s)", len(removed))
+        return removed
+
     def validations(self, ref: str | ModelRef) -> list[ValidationRecord]:
         version = self.get_version(ref)
         with self.db.read() as conn:

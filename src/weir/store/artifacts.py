@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -140,6 +141,27 @@ class ArtifactStore:
             for blob in sorted(shard.iterdir()):
                 if _DIGEST.match(blob.name):
                     yield blob.name
+
+    def remove_unreferenced(self, referenced: set[str], *, older_than: float = STALE_TEMP_SECONDS) -> list[str]:
+        """Delete blobs not in ``referenced`` and untouched for ``older_than`` seconds; return their digests.
+
+        The grace period keeps blobs that a registration has written but not yet committed.
+        """
+        cutoff = time.time() - older_than
+        removed = []
+        for digest in list(self.digests()):
+            path = self.path(digest)
+            if digest in referenced:
+                continue
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed.append(digest)
+            except FileNotFoundError:
+                continue
+        if removed:
+            fsync_dir(self._blobs)
+        return removed
 
     def _intact(self, digest: str) -> bool:
         """True when the blob is already stored intact (a corrupt copy is replaced)."""
