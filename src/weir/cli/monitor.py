@@ -46,7 +46,8 @@ def report(
     ] = False,
 ) -> None:
     """Compare CURRENT with REFERENCE column by column; print the verdicts and write the HTML report."""
-    from weir.monitoring import DataDriftDetector, drift_report_html, drift_report_json, write_report
+    from weir.monitoring import DataDriftDetector, drift_report_json, write_report
+    from weir.monitoring.report import render_html
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err_console, transient=True) as bar:
         bar.add_task("reading data", total=None)
@@ -56,9 +57,9 @@ def report(
         result = detector.fit(ref).test(cur)
         bar.add_task("writing the report", total=None)
         title = f"weir drift report: {current.name} vs {reference.name}"
-        write_report(out, drift_report_html(result, ref, cur, title=title))
+        body = drift_report_json(result, ref, cur, title=title)
+        write_report(out, render_html(body))
         if json_out is not None:
-            body = drift_report_json(result, ref, cur, title=title)
             json_out.write_bytes(orjson.dumps(body, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
 
     table = Table("column", "type", "test", "score", "threshold", "verdict", title="Drift by column")

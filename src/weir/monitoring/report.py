@@ -131,7 +131,13 @@ def drift_report_html(
     top_k: int = DEFAULT_TOP_K,
 ) -> str:
     """The report as one self-contained HTML page; see the module docstring."""
-    body = drift_report_json(result, reference, current, title=title, performance=performance, bins=bins, top_k=top_k)
+    return render_html(
+        drift_report_json(result, reference, current, title=title, performance=performance, bins=bins, top_k=top_k)
+    )
+
+
+def render_html(body: dict[str, Any]) -> str:
+    """The HTML page of a report already computed by :func:`drift_report_json`."""
     dataset = body["dataset"]
     tested = [c for c in body["columns"] if c["chart"] is not None]
     untested = [c for c in body["columns"] if c["chart"] is None]

@@ -375,15 +375,8 @@ class ModelRegistry:
                 for (artifacts,) in conn.execute(sa.select(model_versions.c.artifacts))
                 for artifact in artifacts.values()
             }
-        if dry_run:
-            cutoff = datetime.now(UTC).timestamp() - older_than
-            return [
-                d
-                for d in self.artifacts.digests()
-                if d not in referenced and self.artifacts.path(d).stat().st_mtime < cutoff
-            ]
-        removed = self.artifacts.remove_unreferenced(referenced, older_than=older_than)
-        if removed:
+        removed = self.artifacts.remove_unreferenced(referenced, older_than=older_than, dry_run=dry_run)
+        if removed and not dry_run:
             with self.db.write() as conn:
                 self.audit.append(
                     conn,

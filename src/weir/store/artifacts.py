@@ -142,25 +142,28 @@ class ArtifactStore:
                 if _DIGEST.match(blob.name):
                     yield blob.name
 
-    def remove_unreferenced(self, referenced: set[str], *, older_than: float = STALE_TEMP_SECONDS) -> list[str]:
+    def remove_unreferenced(
+        self, referenced: set[str], *, older_than: float = STALE_TEMP_SECONDS, dry_run: bool = False
+    ) -> list[str]:
         """Delete blobs not in ``referenced`` and untouched for ``older_than`` seconds; return their digests.
 
-        The grace period keeps blobs that a registration has written but not yet committed.
+        The grace period keeps blobs that a registration has written but not yet committed. With
+        ``dry_run`` nothing is deleted.
         """
         cutoff = time.time() - older_than
         removed = []
         for digest in list(self.digests()):
             path = self.path(digest)
-            if digest in referenced:
-                continue
             try:
-                if path.stat().st_mtime < cutoff:
+                if digest in referenced or path.stat().st_mtime >= cutoff:
+                    continue
+                if not dry_run:
                     path.unlink()
-                    removed.append(digest)
             except FileNotFoundError:
                 continue
-        if removed:
-            fsync_dir(self._blobs)
+            removed.append(digest)
+        for shard in {self.path(d).parent for d in removed} if not dry_run else ():
+            fsync_dir(shard)
         return removed
 
     def _intact(self, digest: str) -> bool:
