@@ -18,7 +18,7 @@ from typing import Any
 
 from weir.config import Settings, load_settings
 from weir.events import EventBus
-from weir.registry import ModelRegistry
+from weir.registry import Deployments, ModelRegistry, Tokens
 from weir.store import ArtifactStore, Database
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,8 @@ class Workspace:
         self.models = ModelRegistry(
             self.db, self.artifacts, actor=settings.user, bus=self.events, audit_key=settings.audit_key
         )
+        self.deployments = Deployments(self.models)
+        self.tokens = Tokens(self.models)
 
     def asgi_app(self) -> Any:
         """The REST control plane for this workspace (a FastAPI application)."""

@@ -104,6 +104,38 @@ class ArtifactNotFoundError(NotFoundError):
     code = "artifact_not_found"
 
 
+class DeploymentNotFoundError(NotFoundError):
+    code = "deployment_not_found"
+
+
+class AuthenticationError(WeirError):
+    """No credentials, or credentials that are unknown, revoked or expired."""
+
+    status = 401
+    code = "unauthenticated"
+
+
+class PermissionDeniedError(WeirError):
+    """The credentials are valid but lack the scope the action needs."""
+
+    status = 403
+    code = "forbidden"
+
+
+class PayloadTooLargeError(WeirError):
+    """A request body beyond the configured limit."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class ServiceUnavailableError(WeirError):
+    """The server is up but cannot answer this yet (for example no version of an endpoint is ready)."""
+
+    status = 503
+    code = "unavailable"
+
+
 class ConflictError(WeirError):
     """The request conflicts with the current state (for example a name already taken)."""
 

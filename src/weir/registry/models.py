@@ -25,7 +25,7 @@ from weir.errors import (
     VersionNotFoundError,
 )
 from weir.registry import aliases as alias_ops
-from weir.registry import formats
+from weir.registry import examples, formats
 from weir.registry.audit import AuditLog
 from weir.registry.lineage import code_version, data_fingerprint
 from weir.registry.records import AliasMove, Model, ModelVersion, ValidationRecord, json_safe
@@ -115,7 +115,11 @@ class ModelRegistry:
             "parent_version": None,
         }
         digest = self.artifacts.put_bytes(saved.data)
-        artifact = {"path": saved.filename, "digest": digest, "size": len(saved.data)}
+        stored: dict[str, JSONDict] = {"model": {"path": saved.filename, "digest": digest, "size": len(saved.data)}}
+        encoded = None if input_example is None else examples.encode(input_example)
+        if encoded is not None:
+            data, filename = encoded
+            stored["input_example"] = {"path": filename, "digest": self.artifacts.put_bytes(data), "size": len(data)}
 
         with self.db.write() as conn:
             model_id = self._model_id(conn, name, create=True, actor=actor)
@@ -133,7 +137,7 @@ class ModelRegistry:
                 "version": number,
                 "format": fmt.name,
                 "format_metadata": saved.metadata,
-                "artifacts": {"model": artifact},
+                "artifacts": stored,
                 "signature": sig.to_dict() if sig else None,
                 "params": json_safe(params),
                 "metrics": json_safe(metrics),
@@ -227,6 +231,37 @@ class ModelRegistry:
             number = self._resolve_in(conn, parsed.name, model_id, parsed)
             return self._version(conn, parsed.name, model_id, number)
 
+    def resolve_in(self, conn: Connection, ref: ModelRef) -> int:
+        """The version number ``ref`` names now, inside the caller's transaction."""
+        return self._resolve_in(conn, ref.name, self._model_id(conn, ref.name), ref)
+
+    def resolve_versions(self, refs: Iterable[str]) -> dict[str, ModelVersion]:
+        """Every ref resolved to its version in one consistent read (what serving routes to)."""
+        out: dict[str, ModelVersion] = {}
+        with self.db.read() as conn:
+            for ref in refs:
+                parsed = parse_ref(ref)
+                model_id = self._model_id(conn, parsed.name)
+                number = self._resolve_in(conn, parsed.name, model_id, parsed)
+                out[ref] = self._version(conn, parsed.name, model_id, number)
+        return out
+
+    def move_alias_in(
+        self, conn: Connection, name: str, alias: str, version: int | None, *, actor: str, reason: str
+    ) -> int | None:
+        """Move an alias inside the caller's transaction; returns the version it pointed to before."""
+        move = alias_ops.move(
+            conn,
+            self.audit,
+            model=name,
+            model_id=self._model_id(conn, name),
+            alias=alias,
+            version=version,
+            actor=actor,
+            reason=reason,
+        )
+        return move.previous_version
+
     def _resolve_in(self, conn: Connection, name: str, model_id: int, ref: ModelRef) -> int:
         if ref.alias is not None:
             number = alias_ops.current(conn, model_id, ref.alias)
@@ -274,6 +309,14 @@ class ModelRegistry:
         loaded = fmt.load(data, version.format_metadata, trusted=trust_pickle)
         loaded.signature, loaded.ref = version.signature, version.ref
         return loaded
+
+    def input_example(self, ref: str | ModelRef | ModelVersion) -> Any:
+        """The input example stored with a version (a DataFrame or an array), or ``None``."""
+        version = ref if isinstance(ref, ModelVersion) else self.get_version(ref)
+        stored = version.artifacts.get("input_example")
+        if stored is None:
+            return None
+        return examples.decode(self.artifacts.get_bytes(stored["digest"]), stored["path"])
 
     # --- aliases -----------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from weir.store.schema import audit_head
 
 logger = logging.getLogger(__name__)
 
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 """The newest migration; a test checks it matches Alembic's head."""
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -132,6 +132,11 @@ class Database:
         """Raise :class:`StoreUnavailableError` unless the database answers."""
         with self.read() as conn:
             conn.execute(sa.text("SELECT 1"))
+
+    def change_stamp(self) -> int:
+        """A number that grows with every committed write (the audit log's head): cheap to poll."""
+        with self.read() as conn:
+            return int(conn.execute(sa.select(audit_head.c.seq).where(audit_head.c.id == 1)).scalar_one())
 
     def revision(self) -> str | None:
         with self.read() as conn:
