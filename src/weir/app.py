@@ -41,10 +41,42 @@ class Workspace:
         self.tokens = Tokens(self.models)
 
     def asgi_app(self) -> Any:
-        """The REST control plane for this workspace (a FastAPI application)."""
+        """The REST control plane alone (a FastAPI application); :meth:`server_app` adds inference."""
         from weir.api import create_app
 
-        return create_app(self.models, self.settings)
+        return create_app(self.models, self.settings, deployments=self.deployments, tokens=self.tokens)
+
+    def server_app(self, *, threads: int = 1, metrics_dir: str | None = None) -> Any:
+        """The whole server: inference (V2, MLflow, JSON) in front of the control plane, following the
+        registry's deployments. The service starts (loading every deployment) before this returns."""
+        from weir.api import create_app
+        from weir.api.auth import Auth
+        from weir.api.inference import create_server_app
+        from weir.serving.metrics import ServingMetrics
+        from weir.serving.prediction_logger import PredictionLogger
+        from weir.serving.service import InferenceService
+        from weir.store import PredictionBuffer, PredictionLog
+
+        predictions = PredictionLogger(PredictionBuffer(PredictionLog(self.settings.prediction_log)))
+        service = InferenceService(
+            self.models,
+            self.deployments,
+            self.tokens,
+            predictions=predictions,
+            metrics=ServingMetrics(metrics_dir),
+            threads=threads,
+        ).start()
+        auth = Auth(self.settings.auth, lambda: service.token_table, self.settings.user)
+        control = create_app(self.models, self.settings, deployments=self.deployments, tokens=self.tokens, auth=auth)
+        return create_server_app(
+            service, control, auth=auth, max_body=self.settings.max_body_bytes, on_shutdown=service.close
+        )
+
+    def serve(self, *, workers: int = 1, allow_unauthenticated: bool = False) -> None:
+        """Run the server on ``settings.host:port`` until interrupted (``weir serve``)."""
+        from weir.server import run
+
+        run(self, workers=workers, allow_unauthenticated=allow_unauthenticated)
 
     def close(self) -> None:
         self.db.dispose()
@@ -72,6 +104,17 @@ def connect(home: str | Path | None = None, *, settings: Settings | None = None,
             overrides["home"] = Path(home)
         settings = load_settings(overrides)
     return Workspace(settings)
+
+
+def worker_app() -> Any:
+    """One server worker's application: uvicorn calls this in each worker process of ``weir serve
+    --workers N``, whose parent exported its settings as ``WEIR_*`` variables."""
+    import os
+
+    from weir.server import METRICS_VARIABLE, pin_threads
+
+    pin_threads()
+    return Workspace(load_settings()).server_app(metrics_dir=os.environ.get(METRICS_VARIABLE))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -66,6 +66,20 @@ def _str(value: str) -> str:
     return value
 
 
+def _auth(value: str) -> str:
+    mode = value.strip().lower()
+    if mode not in {"auto", "on", "off"}:
+        raise ValueError(f"expected auto, on or off, got {value!r}")
+    return mode
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError(f"must be a positive whole number, got {value}")
+    return number
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("home", Path, Path(".weir"), "Workspace folder holding the default database and artifacts."),
     Setting(
@@ -81,6 +95,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("port", _port, 8000, "Port the REST server listens on."),
     Setting("log_level", _log_level, "WARNING", "Logging level of the CLI and server."),
     Setting("db_timeout", _positive_float, 10.0, "Seconds to wait for the database to answer or unlock."),
+    Setting(
+        "auth",
+        _auth,
+        "auto",
+        "API token checks on the server: 'auto' requires a token once any exists (`weir tokens create`), "
+        "'on' always, 'off' never (refused on a non-loopback host unless --allow-unauthenticated).",
+    ),
+    Setting("prediction_log", Path, None, "Folder of the prediction log (Parquet); default <home>/predictions."),
+    Setting("max_body_bytes", _positive_int, 16 * 1024 * 1024, "Largest request body the server accepts (413 above)."),
     Setting(
         "audit_key",
         _str,
@@ -104,6 +127,9 @@ class Settings:
     log_level: str
     db_timeout: float
     audit_key: str | None
+    auth: str
+    prediction_log: Path
+    max_body_bytes: int
 
     def redacted_database_url(self) -> str:
         """The database URL with any password hidden, for messages and logs."""
@@ -175,6 +201,9 @@ def load_settings(
     if values["artifact_root"] is None:
         values["artifact_root"] = home / "artifacts"
     values["artifact_root"] = Path(values["artifact_root"]).expanduser()
+    if values["prediction_log"] is None:
+        values["prediction_log"] = home / "predictions"
+    values["prediction_log"] = Path(values["prediction_log"]).expanduser()
     if values["user"] is None:
         values["user"] = _os_user()
     return Settings(**{f.name: values[f.name] for f in fields(Settings)})

@@ -55,7 +55,7 @@ def seeded_workspace(seeded_home: Path, tmp_path: Path) -> Iterator[weir.Workspa
 
 @pytest.fixture
 def app(seeded_workspace: weir.Workspace) -> FastAPI:
-    return create_app(seeded_workspace.models, seeded_workspace.settings)
+    return seeded_workspace.asgi_app()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ opens a workspace itself.
 
 >>> import tempfile, weir
 >>> ws = weir.connect(home=tempfile.mkdtemp())
->>> app = create_app(ws.models, ws.settings)
+>>> app = create_app(ws.models, ws.settings, deployments=ws.deployments, tokens=ws.tokens)
 >>> app.title, app.openapi_url
 ('weir', '/openapi.json')
 >>> ws.close()
@@ -21,10 +21,12 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from weir import __version__
+from weir.api import deployments as deployment_routes
 from weir.api import models
+from weir.api.auth import Auth
 from weir.api.errors import install_error_handlers
 from weir.config import Settings
-from weir.registry import ModelRegistry
+from weir.registry import Deployments, ModelRegistry, Tokens
 
 logger = logging.getLogger(__name__)
 
@@ -36,19 +38,32 @@ class OrjsonResponse(JSONResponse):
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
 
 
-def create_app(registry: ModelRegistry, settings: Settings) -> FastAPI:
-    """The control plane over ``registry``; ``settings`` supplies the acting user (until tokens arrive)."""
+def create_app(
+    registry: ModelRegistry,
+    settings: Settings,
+    *,
+    deployments: Deployments,
+    tokens: Tokens,
+    auth: Auth | None = None,
+) -> FastAPI:
+    """The control plane over ``registry`` and ``deployments``; requests are checked by ``auth``
+    (by default the ``auth`` setting over ``tokens``)."""
     app = FastAPI(
         title="weir",
         version=__version__,
-        description="Control plane of weir: models, versions, aliases, validation records and the audit log.",
+        description="Control plane of weir: models, versions, aliases, validation records, the audit log, "
+        "deployments and API tokens.",
         openapi_url="/openapi.json",
         docs_url="/docs",
         default_response_class=OrjsonResponse,
     )
     app.state.registry = registry
     app.state.settings = settings
+    app.state.deployments = deployments
+    app.state.tokens = tokens
+    app.state.auth = auth or Auth(settings.auth, tokens.cached(), settings.user)
     install_error_handlers(app)
     app.include_router(models.router)
+    app.include_router(deployment_routes.router)
     logger.debug("REST control plane created over %s", registry.db.redacted_url)
     return app

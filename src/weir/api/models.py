@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 from starlette.responses import Response
 
 from weir import __version__
+from weir.api import auth
+from weir.api.auth import scope
 from weir.config import Settings
 from weir.errors import AliasNotFoundError, ValidationError
 from weir.registry import ModelRef, ModelRegistry
@@ -27,6 +29,7 @@ from weir.types import JSONDict
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1")
+PUBLIC, READ, DEPLOY = scope(auth.PUBLIC), scope("read"), scope("deploy")
 
 
 # --- dependencies ------------------------------------------------------------------------------
@@ -43,8 +46,9 @@ def _settings(request: Request) -> Settings:
 
 
 def _actor(request: Request) -> str:
-    """Who is acting. For now the configured ``settings.user``; authentication will name them from a token."""
-    return _settings(request).user
+    """Who is acting: the token's name when authentication is on, else the configured ``settings.user``."""
+    actor: str = getattr(request.state, "actor", None) or _settings(request).user
+    return actor
 
 
 Registry = Annotated[ModelRegistry, Depends(_registry)]
@@ -90,7 +94,7 @@ class ValidationBody(BaseModel):
 # --- health ------------------------------------------------------------------------------------
 
 
-@router.get("/health", tags=["health"], summary="The server and its metadata database answer")
+@router.get("/health", tags=["health"], summary="The server and its metadata database answer", dependencies=[PUBLIC])
 def health(registry: Registry) -> JSONDict:
     registry.db.check()
     return {"status": "ok", "version": __version__}
@@ -99,17 +103,21 @@ def health(registry: Registry) -> JSONDict:
 # --- models and versions -----------------------------------------------------------------------
 
 
-@router.get("/models", tags=["models"], summary="All registered models")
+@router.get("/models", tags=["models"], summary="All registered models", dependencies=[READ])
 def list_models(registry: Registry) -> JSONDict:
     return {"models": [m.to_dict() for m in registry.list_models()]}
 
 
-@router.get("/models/{name}", tags=["models"], summary="One model, its latest version number and aliases")
+@router.get(
+    "/models/{name}", tags=["models"], summary="One model, its latest version number and aliases", dependencies=[READ]
+)
 def get_model(name: str, registry: Registry) -> JSONDict:
     return registry.get_model(name).to_dict()
 
 
-@router.get("/models/{name}/versions", tags=["models"], summary="Every version of a model, oldest first")
+@router.get(
+    "/models/{name}/versions", tags=["models"], summary="Every version of a model, oldest first", dependencies=[READ]
+)
 def list_versions(name: str, registry: Registry) -> JSONDict:
     return {"versions": [v.to_dict() for v in registry.versions(name)]}
 
@@ -118,6 +126,7 @@ def list_versions(name: str, registry: Registry) -> JSONDict:
     "/models/{name}/versions/{version}",
     tags=["models"],
     summary="One version, by number, by alias (such as 'champion') or 'latest'",
+    dependencies=[READ],
 )
 def get_version(name: str, version: VersionParam, registry: Registry) -> JSONDict:
     return registry.get_version(_ref(name, version)).to_dict()
@@ -129,6 +138,7 @@ def get_version(name: str, version: VersionParam, registry: Registry) -> JSONDic
     response_class=Response,
     summary="The version's model artifact, verified against its SHA-256 before it is sent",
     responses={200: {"content": {"application/octet-stream": {}}, "description": "The artifact's bytes."}},
+    dependencies=[READ],
 )
 def get_artifact(name: str, version: VersionParam, registry: Registry) -> Response:
     found = registry.get_version(_ref(name, version))
@@ -154,7 +164,12 @@ def _filename(text: str) -> str:
 # --- aliases -----------------------------------------------------------------------------------
 
 
-@router.get("/models/{name}/aliases", tags=["aliases"], summary="Current aliases and the history of every alias")
+@router.get(
+    "/models/{name}/aliases",
+    tags=["aliases"],
+    summary="Current aliases and the history of every alias",
+    dependencies=[READ],
+)
 def all_alias_history(name: str, registry: Registry) -> JSONDict:
     moves = registry.alias_history(name)
     current = registry.get_model(name).aliases
@@ -165,6 +180,7 @@ def all_alias_history(name: str, registry: Registry) -> JSONDict:
     "/models/{name}/aliases/{alias}",
     tags=["aliases"],
     summary="The version an alias points to now, or pointed to at time 'at'",
+    dependencies=[READ],
 )
 def get_alias(
     name: str,
@@ -196,7 +212,9 @@ def get_alias(
     }
 
 
-@router.put("/models/{name}/aliases/{alias}", tags=["aliases"], summary="Point an alias at a version")
+@router.put(
+    "/models/{name}/aliases/{alias}", tags=["aliases"], summary="Point an alias at a version", dependencies=[DEPLOY]
+)
 def set_alias(
     name: str,
     alias: str,
@@ -207,7 +225,7 @@ def set_alias(
     return registry.set_alias(name, alias, body.version, reason=body.reason, actor=actor).to_dict()
 
 
-@router.delete("/models/{name}/aliases/{alias}", tags=["aliases"], summary="Remove an alias")
+@router.delete("/models/{name}/aliases/{alias}", tags=["aliases"], summary="Remove an alias", dependencies=[DEPLOY])
 def delete_alias(
     name: str,
     alias: str,
@@ -218,7 +236,12 @@ def delete_alias(
     return registry.delete_alias(name, alias, reason=reason, actor=actor).to_dict()
 
 
-@router.get("/models/{name}/aliases/{alias}/history", tags=["aliases"], summary="Every move of one alias, oldest first")
+@router.get(
+    "/models/{name}/aliases/{alias}/history",
+    tags=["aliases"],
+    summary="Every move of one alias, oldest first",
+    dependencies=[READ],
+)
 def alias_history(name: str, alias: str, registry: Registry) -> JSONDict:
     check_alias(alias)
     moves = registry.alias_history(name, alias)
@@ -235,6 +258,7 @@ def alias_history(name: str, alias: str, registry: Registry) -> JSONDict:
     tags=["validations"],
     status_code=201,
     summary="Record a validation of a version",
+    dependencies=[DEPLOY],
 )
 def add_validation(
     name: str,
@@ -258,6 +282,7 @@ def add_validation(
     "/models/{name}/versions/{version}/validations",
     tags=["validations"],
     summary="Every validation record of a version, oldest first",
+    dependencies=[READ],
 )
 def list_validations(name: str, version: VersionParam, registry: Registry) -> JSONDict:
     ref = _ref(name, version)
@@ -267,7 +292,12 @@ def list_validations(name: str, version: VersionParam, registry: Registry) -> JS
 # --- audit log ---------------------------------------------------------------------------------
 
 
-@router.get("/audit", tags=["audit"], summary="Audit entries, oldest first (the newest 'limit' of those that match)")
+@router.get(
+    "/audit",
+    tags=["audit"],
+    summary="Audit entries, oldest first (the newest 'limit' of those that match)",
+    dependencies=[READ],
+)
 def audit_entries(
     registry: Registry,
     entity: Annotated[str | None, Query(max_length=500, description="Exact entity, such as 'model:iris/2'.")] = None,
@@ -279,7 +309,12 @@ def audit_entries(
     return {"entries": [e.to_dict() for e in entries]}
 
 
-@router.get("/audit/verify", tags=["audit"], summary="Walk the audit hash chain; 'ok' tells whether it is intact")
+@router.get(
+    "/audit/verify",
+    tags=["audit"],
+    summary="Walk the audit hash chain; 'ok' tells whether it is intact",
+    dependencies=[READ],
+)
 def audit_verify(registry: Registry) -> JSONDict:
     report = registry.audit.verify()
     if not report.ok:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from weir import __version__
+from weir.cli import deployments as deployments_cli
 from weir.cli import models as models_cli
 from weir.cli import monitor as monitor_cli
 from weir.cli.context import CliState, console, err_console, print_json, state
@@ -28,6 +29,10 @@ app = typer.Typer(
 )
 app.add_typer(models_cli.app, name="models")
 app.add_typer(monitor_cli.app, name="monitor")
+app.add_typer(deployments_cli.app, name="deployments")
+app.add_typer(deployments_cli.tokens_app, name="tokens")
+app.command("deploy")(deployments_cli.deploy)
+app.command("serve")(deployments_cli.serve)
 
 
 def _version(value: bool) -> None:
@@ -81,21 +86,6 @@ def show_settings(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--j
         return
     for name, value in values.items():
         console.print(f"[bold]{name}[/bold] = {value}")
-
-
-@app.command("server")
-def server(
-    ctx: typer.Context,
-    host: Annotated[str | None, typer.Option(help="Bind address (WEIR_HOST); loopback by default.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (WEIR_PORT).")] = None,
-) -> None:
-    """Run the REST control plane (OpenAPI at /openapi.json)."""
-    from weir.cli.server import run_server
-
-    cli = state(ctx)
-    cli.overrides.update({"host": host, "port": port})
-    cli._settings = None
-    run_server(cli.workspace())
 
 
 @app.command("demo")

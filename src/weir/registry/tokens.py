@@ -20,10 +20,14 @@ True
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -150,6 +154,26 @@ class Tokens:
                 self.registry.audit.append(conn, actor=actor, action="token.revoke", entity=f"token:{name}")
             row = conn.execute(sa.select(api_tokens).where(api_tokens.c.name == name)).one()
         return _token(row)
+
+    def cached(self, max_age: float = 1.0) -> Callable[[], TokenTable]:
+        """A function returning the token table, re-read when the database changed (checked at most every
+        ``max_age`` seconds): a server answers from memory and sees a revocation within ``max_age``."""
+        state: dict[str, Any] = {"checked": -math.inf, "stamp": None, "table": TokenTable({})}
+        lock = threading.Lock()
+
+        def current() -> TokenTable:
+            now = time.monotonic()
+            if now - state["checked"] >= max_age:
+                with lock:
+                    if now - state["checked"] >= max_age:
+                        stamp = self.db.change_stamp()
+                        if stamp != state["stamp"]:
+                            state["table"], state["stamp"] = self.table(), stamp
+                        state["checked"] = now
+            table: TokenTable = state["table"]
+            return table
+
+        return current
 
     def table(self) -> TokenTable:
         """The active tokens, for a server to check requests against without a query each."""

@@ -1,0 +1,330 @@
+"""The inference server's HTTP face: Open Inference Protocol V2, MLflow ``/invocations``, weir's JSON.
+
+Handlers are thin: check the token's scope, read the body (413 past ``max_body``), let a codec from
+:mod:`weir.serving.protocols` parse it, let :class:`~weir.serving.service.InferenceService` route
+and predict, encode the answer. Each protocol answers errors in its own shape: V2
+``{"error": "..."}``, MLflow ``{"error_code": ..., "message": ...}``, weir's one error shape for
+weir's routes. Anything unexpected is logged and answered 500 without internals.
+
+Predictions run on the event loop: onnxruntime answers in tens of microseconds, less than a hop to
+a thread pool would cost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from weir import __version__
+from weir.api.auth import PUBLIC, Auth, scoped
+from weir.api.errors import error_body as weir_error_body
+from weir.errors import PayloadTooLargeError, UnsupportedOperationError, ValidationError, WeirError
+from weir.serving.protocols import mlflow, records, v2
+from weir.serving.protocols.v2_metadata import error_body as v2_error_body
+from weir.serving.protocols.v2_metadata import model_metadata, server_metadata
+from weir.serving.service import InferenceService, Outcome
+
+logger = logging.getLogger(__name__)
+
+JSON = "application/json"
+ROUTE_KEY_HEADER = "x-weir-route-key"
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def create_server_app(
+    service: InferenceService,
+    control: Any,
+    *,
+    auth: Auth,
+    max_body: int,
+    on_shutdown: Callable[[], None] | None = None,
+) -> Starlette:
+    """Inference routes in front of the control plane (``control``, mounted at ``/``)."""
+    api = _Inference(service, auth, max_body)
+    route = api.route
+    routes: list[BaseRoute] = [
+        route("/v2/health/live", PUBLIC, "v2", api.live),
+        route("/v2/health/ready", PUBLIC, "v2", api.ready),
+        route("/ping", PUBLIC, "v2", api.live),
+        route("/v2", "predict", "v2", api.server_metadata),
+        route("/v2/models/{name}", "predict", "v2", api.model_metadata),
+        route("/v2/models/{name}/versions/{version}", "predict", "v2", api.model_metadata),
+        route("/v2/models/{name}/ready", "predict", "v2", api.model_ready),
+        route("/v2/models/{name}/versions/{version}/ready", "predict", "v2", api.model_ready),
+        route("/v2/models/{name}/infer", "predict", "v2", api.v2_infer, "POST"),
+        route("/v2/models/{name}/versions/{version}/infer", "predict", "v2", api.v2_infer, "POST"),
+        route("/invocations", "predict", "mlflow", api.invocations, "POST"),
+        route("/endpoints/{name}/invocations", "predict", "mlflow", api.invocations, "POST"),
+        route("/v1/endpoints/{name}/predict", "predict", "weir", api.predict, "POST"),
+        route("/v1/endpoints/{name}/feedback", "predict", "weir", api.feedback, "POST"),
+        route("/v1/status", "read", "weir", api.status),
+        route("/metrics", "read", "weir", api.metrics),
+        Mount("/", app=control),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if on_shutdown is not None:
+            on_shutdown()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.service = service
+    return app
+
+
+class _Inference:
+    def __init__(self, service: InferenceService, auth: Auth, max_body: int) -> None:
+        self.service = service
+        self.auth = auth
+        self.max_body = max_body
+
+    def route(self, path: str, scope: str, shape: str, handler: Handler, method: str = "GET") -> Route:
+        """A route that checks ``scope`` first and answers every failure in the protocol's ``shape``."""
+        answer = SHAPES[shape]
+        auth, errors = self.auth, self.service.metrics.errors
+
+        async def endpoint(request: Request) -> Response:
+            try:
+                if scope != PUBLIC:
+                    request.state.actor = auth.check(request.headers, scope)
+                return await handler(request)
+            except WeirError as exc:
+                errors.labels(request.path_params.get("name", ""), exc.code).inc()
+                return answer(exc.status, exc.code, exc.message, exc.details)
+            except Exception:
+                logger.exception("unexpected error on %s %s", request.method, request.url.path)
+                return answer(500, "internal_error", "Internal error; see the server log.", {})
+
+        scoped(scope, endpoint)
+        return Route(path, endpoint, methods=[method])
+
+    async def _body(self, request: Request) -> bytes:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            raise PayloadTooLargeError(f"The body has {length} bytes; this server takes at most {self.max_body}.")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_body:
+                raise PayloadTooLargeError(f"The body is over {self.max_body} bytes, this server's limit.")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    # --- health and metadata (V2) ----------------------------------------------------------------
+
+    async def live(self, request: Request) -> Response:
+        return Response(b"", status_code=200)
+
+    async def ready(self, request: Request) -> Response:
+        return Response(b"", status_code=200 if self.service.ready else 503)
+
+    async def server_metadata(self, request: Request) -> Response:
+        return _json(server_metadata("weir", __version__, ["binary_tensor_data"]))
+
+    async def model_metadata(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        routes = self.service.endpoint(name)
+        version = _version(request)
+        served = routes.pinned(version)[1] if version is not None else routes.primary
+        return _json(
+            model_metadata(
+                name,
+                [str(s.number) for _, s in routes.versions()],
+                served.runtime.name,
+                _input_metadata(served),
+                list(served.outputs),
+            )
+        )
+
+    async def model_ready(self, request: Request) -> Response:
+        routes = self.service.endpoint(request.path_params["name"])
+        version = _version(request)
+        if version is not None:
+            routes.pinned(version)
+        return Response(b"", status_code=200)
+
+    # --- predictions -----------------------------------------------------------------------------
+
+    async def v2_infer(self, request: Request) -> Response:
+        start = time.perf_counter()
+        body = await self._body(request)
+        header = request.headers.get("inference-header-content-length")
+        if header is not None and not header.isdigit():
+            raise ValidationError(f"Inference-Header-Content-Length {header!r} is not a byte count.")
+        parsed = v2.parse_infer_request(body, int(header) if header is not None else None)
+        data: Any
+        if len(parsed.inputs) == 1:
+            data = parsed.inputs[0].data
+        else:
+            data = {
+                t.name: t.data[:, 0] if t.data.ndim == 2 and t.data.shape[1] == 1 else t.data for t in parsed.inputs
+            }
+        outcome = self._predict(request, data, parsed.id, "v2")
+        p = outcome.prediction
+        outputs = [("predictions", p.predictions)]
+        if p.probabilities is not None:
+            outputs.append(("probabilities", p.probabilities))
+        if parsed.outputs is not None:
+            available = dict(outputs)
+            unknown = [o.name for o in parsed.outputs if o.name not in available]
+            if unknown:
+                raise ValidationError(
+                    f"Unknown output(s) {', '.join(map(repr, unknown))}; this model has {', '.join(available)}.",
+                    field="outputs",
+                )
+            outputs = [(o.name, available[o.name]) for o in parsed.outputs]
+        encoded, json_length = v2.encode_infer_response(
+            model_name=outcome.endpoint,
+            model_version=str(outcome.served.number),
+            request_id=parsed.id,
+            outputs=outputs,
+            binary=v2.binary_outputs(parsed, [n for n, _ in outputs]),
+        )
+        headers = _route_headers(outcome)
+        media = JSON
+        if json_length is not None:
+            headers["inference-header-content-length"] = str(json_length)
+            media = "application/octet-stream"
+        self._observe(outcome, start)
+        return Response(encoded, headers=headers, media_type=media)
+
+    async def invocations(self, request: Request) -> Response:
+        start = time.perf_counter()
+        data = mlflow.parse_invocation(await self._body(request), request.headers.get("content-type"))
+        outcome = self._predict(request, data, None, "mlflow")
+        encoded = mlflow.encode_predictions(outcome.prediction.predictions)
+        self._observe(outcome, start)
+        return Response(encoded, headers=_route_headers(outcome), media_type=JSON)
+
+    async def predict(self, request: Request) -> Response:
+        start = time.perf_counter()
+        parsed = records.parse_predict_request(await self._body(request))
+        if parsed.table is None:
+            raise UnsupportedOperationError(
+                "Requests by entity keys need the feature registry's online store, which this server does not "
+                "have yet; send 'records' or 'columns' with the feature values."
+            )
+        outcome = self._predict(request, parsed.table, parsed.request_id, "json", parsed.route_key)
+        p = outcome.prediction
+        encoded = records.encode_predict_response(
+            request_id=outcome.request_id,
+            model=outcome.served.model,
+            version=outcome.served.number,
+            route=outcome.route,
+            runtime=outcome.served.runtime.name,
+            predictions=p.predictions,
+            probabilities=p.probabilities,
+            classes=p.classes,
+        )
+        self._observe(outcome, start)
+        return Response(encoded, headers=_route_headers(outcome), media_type=JSON)
+
+    async def feedback(self, request: Request) -> Response:
+        labels = records.parse_feedback(await self._body(request))
+        count = self.service.feedback(request.path_params["name"], labels)
+        return _json({"recorded": count})
+
+    def _predict(
+        self, request: Request, data: Any, request_id: str | None, protocol: str, route_key: str | None = None
+    ) -> Outcome:
+        name = request.path_params.get("name")
+        if name is None:  # the bare MLflow route: the only endpoint
+            if len(self.service.routes) != 1:
+                raise ValidationError(
+                    f"/invocations needs exactly one endpoint on this server; there are {len(self.service.routes)}. "
+                    "Use /endpoints/{name}/invocations."
+                )
+            name = next(iter(self.service.routes))
+        key = route_key or request.headers.get(ROUTE_KEY_HEADER)
+        if key is None:
+            field = self.service.endpoint(name).deployment.route_key
+            if field and isinstance(data, dict) and field in data and len(data[field]) == 1:
+                key = str(data[field][0])
+        return self.service.predict(
+            name, data, route_key=key, request_id=request_id, version=_version(request), protocol=protocol
+        )
+
+    def _observe(self, outcome: Outcome, start: float) -> None:
+        served = outcome.served
+        self.service.metrics.latency.labels(outcome.endpoint, served.model, str(served.number), outcome.route).observe(
+            time.perf_counter() - start
+        )
+
+    # --- operations ------------------------------------------------------------------------------
+
+    async def status(self, request: Request) -> Response:
+        return _json(self.service.status())
+
+    async def metrics(self, request: Request) -> Response:
+        content, media = self.service.metrics.render()
+        return Response(content, media_type=media)
+
+
+def _v2_error(status: int, code: str, message: str, details: Mapping[str, Any]) -> Response:
+    return Response(v2_error_body(message), status_code=status, media_type=JSON)
+
+
+_MLFLOW_CODES = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "RESOURCE_DOES_NOT_EXIST"}
+
+
+def _mlflow_error(status: int, code: str, message: str, details: Mapping[str, Any]) -> Response:
+    body = {"error_code": _MLFLOW_CODES.get(status, code.upper()), "message": message}
+    return Response(orjson.dumps(body), status_code=status, media_type=JSON)
+
+
+def _weir_error(status: int, code: str, message: str, details: Mapping[str, Any]) -> Response:
+    body = weir_error_body(code, message, status, details)
+    return Response(orjson.dumps(body, default=str), status_code=status, media_type=JSON)
+
+
+SHAPES: dict[str, Callable[[int, str, str, Mapping[str, Any]], Response]] = {
+    "v2": _v2_error,
+    "mlflow": _mlflow_error,
+    "weir": _weir_error,
+}
+"""Each protocol's error shape: V2 ``{"error"}``, MLflow ``{"error_code", "message"}``, weir's own."""
+
+
+def _version(request: Request) -> int | None:
+    raw = request.path_params.get("version")
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise ValidationError(f"Model version {raw!r} must be a version number such as 3.", field="version")
+    return int(raw)
+
+
+def _json(document: Any) -> Response:
+    return Response(orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY), media_type=JSON)
+
+
+def _route_headers(outcome: Outcome) -> dict[str, str]:
+    return {
+        "x-weir-model": outcome.served.model,
+        "x-weir-version": str(outcome.served.number),
+        "x-weir-route": outcome.route,
+        "x-request-id": outcome.request_id,
+    }
+
+
+_V2_TYPES = {"bool": "BOOL", "int32": "INT32", "int64": "INT64", "float32": "FP32", "float64": "FP64"}
+
+
+def _input_metadata(served: Any) -> list[dict[str, Any]]:
+    signature = served.version.signature
+    if signature is None:
+        return []
+    schema = signature.inputs
+    if schema.columns is None:
+        return [{"name": "input-0", "datatype": _V2_TYPES.get(schema.dtype, "BYTES"), "shape": list(schema.shape)}]
+    return [{"name": n, "datatype": _V2_TYPES.get(t, "BYTES"), "shape": [-1]} for n, t in schema.columns]
