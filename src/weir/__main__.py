@@ -1,0 +1,5 @@
+"""``python -m weir`` runs the CLI."""
+
+from weir.app import main
+
+main()
