@@ -113,8 +113,10 @@ def worker_app() -> Any:
 
     from weir.server import METRICS_VARIABLE, pin_threads
 
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
     pin_threads()
-    return Workspace(load_settings()).server_app(metrics_dir=os.environ.get(METRICS_VARIABLE))
+    return Workspace(settings).server_app(metrics_dir=os.environ.get(METRICS_VARIABLE))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,7 +14,6 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 import weir
-from weir.api import create_app
 
 API = "/api/v1"
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}

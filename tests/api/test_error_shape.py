@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import fastapi.routing
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -19,6 +20,7 @@ from weir.store import Database
 pytestmark = pytest.mark.anyio
 
 M = f"{API}/models/{{name}}"
+D = f"{API}/deployments/{{endpoint}}"
 
 
 def break_database(ws: weir.Workspace, tmp_path: Path) -> None:
@@ -135,6 +137,20 @@ CASES: list[Case] = [
     ),
     Case("GET", f"{API}/audit", f"{API}/audit?limit=0", 422, "invalid_request"),
     Case("GET", f"{API}/audit/verify", f"{API}/audit/verify", 503, "store_unavailable", setup=break_database),
+    Case("GET", f"{API}/deployments", f"{API}/deployments", 503, "store_unavailable", setup=break_database),
+    Case("GET", D, f"{API}/deployments/nope", 404, "deployment_not_found"),
+    Case("GET", f"{D}/history", f"{API}/deployments/nope/history", 404, "deployment_not_found"),
+    Case("PUT", D, f"{API}/deployments/e", 404, "version_not_found", json={"primary": "iris/99"}),
+    Case("PUT", D, f"{API}/deployments/bad%20name", 400, "invalid_input", json={"primary": "iris/1"}),
+    Case("PUT", D, f"{API}/deployments/e", 422, "invalid_request", json={"primary": "iris/1", "canary_wieght": 5}),
+    Case("PUT", f"{D}/canary", f"{API}/deployments/nope/canary", 404, "deployment_not_found", json={"ref": "iris/2"}),
+    Case("PUT", f"{D}/shadows", f"{API}/deployments/nope/shadows", 404, "deployment_not_found", json={"ref": "iris/2"}),
+    Case("POST", f"{D}/promote", f"{API}/deployments/nope/promote", 404, "deployment_not_found", json={}),
+    Case("POST", f"{D}/rollback", f"{API}/deployments/nope/rollback", 404, "deployment_not_found", json={}),
+    Case("DELETE", D, f"{API}/deployments/nope", 404, "deployment_not_found"),
+    Case("GET", f"{API}/tokens", f"{API}/tokens", 503, "store_unavailable", setup=break_database),
+    Case("POST", f"{API}/tokens", f"{API}/tokens", 400, "invalid_input", json={"name": "t", "scopes": ["root"]}),
+    Case("DELETE", f"{API}/tokens/{{name}}", f"{API}/tokens/nobody", 404, "not_found"),
 ]
 
 
@@ -215,3 +231,27 @@ async def test_unexpected_exception_is_500_and_not_leaked(
     assert "hunter2" not in response.text and "RuntimeError" not in response.text
     assert "log" in error["message"]
     assert any(r.exc_info and "hunter2" in str(r.exc_info[1]) for r in caplog.records)
+
+
+def test_every_route_declares_its_scope(seeded_workspace: weir.Workspace) -> None:
+    """DESIGN: every route declares the scope it needs, the inference routes included."""
+    from starlette.routing import Mount
+
+    from weir.api.auth import declared_scope
+
+    app = seeded_workspace.server_app()
+    try:
+        routes = [r for r in app.routes if not isinstance(r, Mount)]
+        iterate = getattr(fastapi.routing, "iter_route_contexts", None)
+        control = seeded_workspace.asgi_app().routes
+        for route in list(iterate(control)) if iterate is not None else control:
+            if getattr(route, "path", "") not in _FRAMEWORK:
+                routes.append(getattr(route, "original_route", route))
+        undeclared = [getattr(r, "path", r) for r in routes if declared_scope(r) is None]
+        assert not undeclared, f"routes without a scope: {undeclared}"
+        assert len(routes) > 30
+    finally:
+        app.state.service.close()
+
+
+_FRAMEWORK = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}

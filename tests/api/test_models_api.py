@@ -33,6 +33,18 @@ EXPECTED_ROUTES = {
     ("GET", f"{API}/models/{{name}}/versions/{{version}}/validations"),
     ("GET", f"{API}/audit"),
     ("GET", f"{API}/audit/verify"),
+    ("GET", f"{API}/deployments"),
+    ("GET", f"{API}/deployments/{{endpoint}}"),
+    ("GET", f"{API}/deployments/{{endpoint}}/history"),
+    ("PUT", f"{API}/deployments/{{endpoint}}"),
+    ("PUT", f"{API}/deployments/{{endpoint}}/canary"),
+    ("PUT", f"{API}/deployments/{{endpoint}}/shadows"),
+    ("POST", f"{API}/deployments/{{endpoint}}/promote"),
+    ("POST", f"{API}/deployments/{{endpoint}}/rollback"),
+    ("DELETE", f"{API}/deployments/{{endpoint}}"),
+    ("GET", f"{API}/tokens"),
+    ("POST", f"{API}/tokens"),
+    ("DELETE", f"{API}/tokens/{{name}}"),
 }
 
 

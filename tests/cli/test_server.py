@@ -1,4 +1,4 @@
-"""`weir server` as a user runs it: a real uvicorn process on a loopback port."""
+"""`weir serve` as a user runs it: a real uvicorn process on a loopback port."""
 
 from __future__ import annotations
 
@@ -16,14 +16,19 @@ import weir
 from tests.postgres import free_port
 
 
-def test_weir_server_serves_the_control_plane(tmp_path: Path) -> None:
+def test_weir_serve_serves_the_control_plane(tmp_path: Path) -> None:
     with weir.connect(home=tmp_path, user="setup") as ws:
         ws.models.register("churn", DummyClassifier().fit([[0], [1]], [0, 1]), code_path=None, aliases=["champion"])
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WEIR_")}
     env.update({"WEIR_HOME": str(tmp_path), "WEIR_PORT": str(port)})
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("weir")), "server"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("weir")), "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 60

@@ -108,7 +108,7 @@ def test_input_example_is_stored_with_the_version(churn: Workspace) -> None:
 
 
 def test_tokens(churn: Workspace) -> None:
-    token, secret = churn.tokens.create("deployer", ["deploy"], expires_in=timedelta(days=1))
+    _, secret = churn.tokens.create("deployer", ["deploy"], expires_in=timedelta(days=1))
     table = churn.tokens.table()
     found = table.lookup(secret)
     assert found is not None and found.allows("read") and found.allows("deploy") and not found.allows("predict")

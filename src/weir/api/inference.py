@@ -163,7 +163,8 @@ class _Inference:
             raise ValidationError(f"Inference-Header-Content-Length {header!r} is not a byte count.")
         parsed = v2.parse_infer_request(body, int(header) if header is not None else None)
         data: Any
-        if len(parsed.inputs) == 1:
+        names = self.service.endpoint(request.path_params["name"]).primary.inputs.names or ()
+        if len(parsed.inputs) == 1 and parsed.inputs[0].name not in names:  # one positional tensor
             data = parsed.inputs[0].data
         else:
             data = {

@@ -38,6 +38,7 @@ from sqlalchemy.engine import Connection
 from weir.errors import ConflictError, DeploymentNotFoundError, ValidationError
 from weir.registry.models import ModelRegistry
 from weir.registry.refs import ModelRef, parse_ref
+from weir.store import Database
 from weir.store.prediction_record import check_endpoint
 from weir.store.schema import deployment_history, deployments
 from weir.types import JSONDict
@@ -124,7 +125,10 @@ class Deployments:
 
     def __init__(self, registry: ModelRegistry) -> None:
         self.registry = registry
-        self.db = registry.db
+
+    @property
+    def db(self) -> Database:
+        return self.registry.db
 
     # --- reading ---------------------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from weir.errors import ConflictError, NotFoundError, ValidationError
 from weir.registry.models import ModelRegistry
 from weir.registry.refs import NAME_PATTERN
+from weir.store import Database
 from weir.store.schema import api_tokens
 from weir.types import JSONDict
 
@@ -93,7 +94,10 @@ class Tokens:
 
     def __init__(self, registry: ModelRegistry) -> None:
         self.registry = registry
-        self.db = registry.db
+
+    @property
+    def db(self) -> Database:
+        return self.registry.db
 
     def create(
         self,
