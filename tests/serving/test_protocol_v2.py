@@ -310,8 +310,8 @@ def test_header_length_that_cuts_the_json() -> None:
 def test_binary_bytes_framing_errors() -> None:
     cases = {
         struct.pack("<I", 5) + b"abc": "element 0 claims 5 bytes but 3 remain",
-        struct.pack("<I", 1) + b"a" + b"\x01\x00": "has 2 bytes left after 1 elements",
-        struct.pack("<I", 1) + b"a": "(2 elements) but 1 elements were sent",
+        struct.pack("<I", 1) + b"a" + b"\x01\x00": "has 2 bytes left after 1 element(s)",
+        struct.pack("<I", 1) + b"a": "(2 elements) but 1 element was sent",
     }
     for raw, message in cases.items():
         body, length = binary_request(
@@ -347,6 +347,9 @@ def test_binary_outputs_rules() -> None:
     only_proba = parsed_with(outputs=[{"name": "proba"}], parameters={"binary_data_output": True})
     assert binary_outputs(only_proba, names) == {"proba"}
     assert only_proba.outputs is not None and only_proba.outputs[0].binary_data is None
+    # An empty outputs list is read as none given: every output, at the request-level default.
+    empty = parsed_with(outputs=[], parameters={"binary_data_output": True})
+    assert empty.outputs is None and binary_outputs(empty, names) == {"label", "proba"}
 
 
 # --- responses ---------------------------------------------------------------------------------
@@ -391,6 +394,17 @@ def test_response_mixes_binary_and_json_outputs() -> None:
     result = triton.InferResult.from_response_body(body, header_length=length)
     np.testing.assert_array_equal(result.as_numpy("label"), label)
     np.testing.assert_array_equal(result.as_numpy("proba"), proba)
+
+
+def test_binary_argument_forms() -> None:
+    outputs = [("y", np.array([1.0])), ("yy", np.array([2.0]))]
+    for binary, expected in (("yy", {"yy"}), (["y"], {"y"}), (set(), set()), (True, {"y", "yy"}), (False, set())):
+        body, length = encode_infer_response(
+            model_name="m", model_version=None, request_id=None, outputs=outputs, binary=binary
+        )
+        header = orjson.loads(body if length is None else body[:length])
+        assert {o["name"] for o in header["outputs"] if "parameters" in o} == expected, binary
+        assert (length is None) == (not expected)
 
 
 def test_json_response_writes_nan_as_null_which_tritonclient_reads_as_nan() -> None:
@@ -535,55 +549,76 @@ def test_metadata_and_error_bodies() -> None:
 
 # --- fuzz: only ValidationError escapes ----------------------------------------------------------
 
-json_values = st.recursive(
+junk = st.recursive(
     st.none()
     | st.booleans()
     | st.integers(-(2**70), 2**70)
     | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=5),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4),
-    max_leaves=12,
+    | st.text(max_size=4),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=3), children, max_size=3),
+    max_leaves=8,
 )
-datatypes = st.sampled_from([*DATATYPES, "FLOAT", ""]) | json_values
-shapes = st.lists(st.integers(-2, 5) | st.just(2**63) | st.just(2**40), max_size=4) | json_values
-inputs = st.fixed_dictionaries(
-    {"name": st.text(max_size=3) | json_values, "datatype": datatypes, "shape": shapes},
-    optional={
-        "data": json_values
-        | st.lists(st.integers(-300, 300) | st.floats(allow_nan=False) | st.booleans(), max_size=12),
-        "parameters": st.dictionaries(
-            st.sampled_from(["binary_data_size", "shared_memory_region", "x"]), st.integers(-4, 64) | json_values
+ELEMENTS = {
+    "BOOL": st.booleans(),
+    "BYTES": st.text(max_size=3),
+    **{name: st.integers(-300, 300) for name in NUMERIC if name[0] in "IU"},
+    **{name: st.floats(-1e5, 1e5) for name in NUMERIC if name[0] == "F"},
+}
+
+
+def binary_chunk(datatype: str, count: int) -> bytes:
+    values = sample(datatype, (count,))
+    if datatype != "BYTES":
+        return values.astype(DATATYPES[datatype].newbyteorder("<")).tobytes()
+    return b"".join(struct.pack("<I", len(v)) + v for v in values.tolist())
+
+
+@st.composite
+def v2_bodies(draw: st.DrawFn) -> tuple[bytes, int | None]:
+    """Mostly well-formed requests (JSON and binary inputs) where any field may turn to junk."""
+
+    def field(valid: st.SearchStrategy[Any]) -> Any:
+        return draw(junk) if draw(st.integers(0, 7)) == 0 else draw(valid)
+
+    inputs, chunks = [], []
+    for index in range(draw(st.integers(0, 3))):
+        datatype = field(st.sampled_from(list(DATATYPES)))
+        shape = field(st.lists(st.integers(0, 3), max_size=3))
+        entry: dict[str, Any] = {"name": field(st.just(f"in{index}")), "datatype": datatype, "shape": shape}
+        valid_shape = isinstance(shape, list) and all(type(dim) is int and dim >= 0 for dim in shape)
+        count = int(np.prod(shape)) if valid_shape else draw(st.integers(0, 4))
+        known = isinstance(datatype, str) and datatype in DATATYPES
+        if known and draw(st.booleans()):
+            raw = binary_chunk(datatype, count)
+            raw = draw(st.sampled_from([raw, raw, raw[:-1], raw + b"\x00"]))
+            entry["parameters"] = {"binary_data_size": field(st.just(len(raw)))}
+            chunks.append(raw)
+        else:
+            element = ELEMENTS[datatype] if known else junk
+            entry["data"] = field(st.lists(element, min_size=count, max_size=count))
+        inputs.append(entry)
+    document: dict[str, Any] = {"inputs": field(st.just(inputs))}
+    if draw(st.booleans()):
+        document["id"] = field(st.text(max_size=3))
+    if draw(st.booleans()):
+        document["parameters"] = field(st.fixed_dictionaries({"binary_data_output": st.booleans()}))
+    if draw(st.booleans()):
+        wanted = st.fixed_dictionaries(
+            {"name": st.sampled_from("ab")},
+            optional={"parameters": st.fixed_dictionaries({"binary_data": st.booleans()})},
         )
-        | json_values,
-    },
-)
-documents = st.fixed_dictionaries(
-    {},
-    optional={
-        "inputs": st.lists(inputs, max_size=3) | json_values,
-        "outputs": st.lists(
-            st.fixed_dictionaries(
-                {"name": st.text(max_size=3) | json_values},
-                optional={"parameters": st.dictionaries(st.just("binary_data"), json_values) | json_values},
-            ),
-            max_size=3,
-        )
-        | json_values,
-        "id": json_values,
-        "parameters": st.dictionaries(st.just("binary_data_output"), json_values) | json_values,
-    },
-)
+        document["outputs"] = field(st.lists(wanted, max_size=2))
+    header = json.dumps(document).encode()  # the stdlib writes integers beyond 64 bits, orjson refuses them
+    length = len(header) + draw(st.sampled_from([0, 0, 0, -1, 1])) if chunks or draw(st.booleans()) else None
+    return header + b"".join(chunks), length
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(document=documents, tail=st.binary(max_size=40), cut=st.integers(-5, 5) | st.none())
-def test_fuzz_structured_requests_raise_only_validation_errors(
-    document: dict[str, Any], tail: bytes, cut: int | None
-) -> None:
-    header = json.dumps(document).encode()  # the stdlib writes integers beyond 64 bits, orjson refuses them
-    length = None if cut is None else len(header) + cut
+@given(request_body=v2_bodies())
+def test_fuzz_structured_requests_raise_only_validation_errors(request_body: tuple[bytes, int | None]) -> None:
+    body, length = request_body
     try:
-        parsed = parse_infer_request(header + tail if cut is not None else header, length)
+        parsed = parse_infer_request(body, length)
     except ValidationError as err:
         assert err.message and err.status == 400
     else:

@@ -36,7 +36,8 @@ FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 CONTENT_TYPES = ("application/json", "text/csv")
 _NUMBER = (int, float)
 _BOOL_TEXT = {"true": True, "false": False}
-_INTEGER = re.compile(r"[+-]?[0-9]+\Z")
+_INTEGERS = re.compile(r"[+-]?[0-9]+(?:,[+-]?[0-9]+)*")
+"""A column of integers, its cells joined by commas."""
 
 
 def parse_invocation(body: bytes, content_type: str | None) -> Table | np.ndarray:
@@ -296,15 +297,17 @@ def parse_csv(body: bytes) -> Table:
 
 
 def _csv_numbers(header: list[str], columns: list[list[str]]) -> Table | None:
-    """The common all-numeric, nothing-missing table in one numpy call; ``None`` when it is not that."""
-    if not columns[0] or any("" in values or "_" in "".join(values) for values in columns):
-        return None  # Python's float() (which numpy uses) accepts 1_000; CSV writers never write it
+    """The common all-numeric, nothing-missing table in one pass; ``None`` when it is not that."""
+    texts = [",".join(values) for values in columns]
+    if not columns[0] or any("_" in text for text in texts):
+        return None  # Python's float() accepts 1_000; CSV writers never write it
     try:
-        table = dict(zip(header, np.array(columns, dtype=np.float64), strict=True))
-    except ValueError:
+        numbers = [float(value) for values in columns for value in values]
+    except ValueError:  # an empty cell or a word: typed column by column
         return None
-    for name, values in zip(header, columns, strict=True):
-        if all(map(_INTEGER.match, values)):
+    table = dict(zip(header, np.array(numbers, dtype=np.float64).reshape(len(columns), -1), strict=True))
+    for name, values, text in zip(header, columns, texts, strict=True):
+        if _INTEGERS.fullmatch(text):
             try:
                 table[name] = np.array([int(value) for value in values], dtype=np.int64)
             except OverflowError:

@@ -61,7 +61,13 @@ class Tensor:
 
 @dataclass(frozen=True, eq=False)
 class RequestedOutput:
-    """An entry of the request's ``outputs``: ``binary_data`` is ``None`` when the client left it out."""
+    """An entry of the request's ``outputs``: ``binary_data`` is ``None`` when the client left it out.
+
+    >>> r = parse_infer_request(b'{"inputs": [{"name": "x", "shape": [1], "datatype": "INT8", "data": [1]}], '
+    ...                         b'"outputs": [{"name": "label", "parameters": {"binary_data": false}}]}')
+    >>> r.outputs[0].name, r.outputs[0].binary_data
+    ('label', False)
+    """
 
     name: str
     binary_data: bool | None
@@ -137,7 +143,8 @@ def parse_infer_request(body: bytes, header_length: int | None = None) -> InferR
             "JSON; make Inference-Header-Content-Length the JSON length and binary_data_size each chunk's length.",
             field="Inference-Header-Content-Length",
         )
-    outputs = _parse_outputs(document["outputs"]) if document.get("outputs") is not None else None
+    # An empty "outputs" list reads as no list at all: every output, with the request-level default.
+    outputs = _parse_outputs(document["outputs"]) if document.get("outputs") not in (None, []) else None
     return InferRequest(request_id, tuple(inputs), outputs, parameters, binary_data_output)
 
 
@@ -298,7 +305,10 @@ def encode_infer_response(
     >>> body[length:], length
     (b'\\x01\\x02', 109)
     """
-    wanted: Collection[str] = () if binary is False else binary if binary is not True else [n for n, _ in outputs]
+    if isinstance(binary, bool):
+        wanted = {name for name, _ in outputs} if binary else set()
+    else:
+        wanted = {binary} if isinstance(binary, str) else set(binary)
     entries, chunks, any_binary = [], [], False
     for name, value in outputs:
         array = np.asarray(value)

@@ -75,9 +75,10 @@ def check_datatype(datatype: object, field: str) -> str:
     raise ValidationError(f"{field} is {datatype!r}, which is not a V2 datatype; use one of {SUPPORTED}.", field=field)
 
 
-def _count_error(name: str, shape: list[int], count: int, sent: int, unit: str, field: str) -> ValidationError:
+def _count_error(name: str, shape: list[int], count: int, sent: int, noun: str, field: str) -> ValidationError:
+    sent_text = f"{sent} {noun} was" if sent == 1 else f"{sent} {noun}s were"
     return ValidationError(
-        f"Input '{name}' has shape {shape} ({count} elements) but {sent} {unit} sent; send shape-product values.",
+        f"Input '{name}' has shape {shape} ({count} elements) but {sent_text} sent; send shape-product values.",
         field=field,
     )
 
@@ -93,7 +94,7 @@ def decode_json_data(data: object, datatype: str, shape: list[int], count: int, 
         flat: list[Any] = []
         _flatten_strings(data, flat, name, field)
         if len(flat) != count:
-            raise _count_error(name, shape, count, len(flat), "values were", field)
+            raise _count_error(name, shape, count, len(flat), "value", field)
         array = np.empty(len(flat), dtype=object)
         array[:] = flat
         return array
@@ -104,7 +105,7 @@ def decode_json_data(data: object, datatype: str, shape: list[int], count: int, 
             f"Input '{name}' has ragged nested data; make every nested list the same length.", field=field
         ) from None
     if array.size != count:
-        raise _count_error(name, shape, count, array.size, "values were" if array.size != 1 else "value was", field)
+        raise _count_error(name, shape, count, array.size, "value", field)
     return _coerce(array, datatype, name, field, data)
 
 
@@ -141,7 +142,7 @@ def _coerce(array: np.ndarray, datatype: str, name: str, field: str, data: list[
     if target.kind in "iu" and kind == "f":
         # Floats here are either fractions (refused) or integers numpy widened to float64 because they
         # mix signs beyond int64 or exceed it; those stay exact only as Python numbers.
-        values = values if values is not None else array_values(data)
+        values = values if values is not None else _leaves(data)
         if not all(type(value) is not float or value.is_integer() for value in values):
             raise _value_error(name, datatype, data, field, "integers")
     # Python's min/max on a short flat list beat numpy's reductions, whose fixed cost is about 1 µs.
@@ -161,7 +162,7 @@ def _coerce(array: np.ndarray, datatype: str, name: str, field: str, data: list[
     return array.astype(target).ravel()
 
 
-def array_values(data: list[Any]) -> list[Any]:
+def _leaves(data: list[Any]) -> list[Any]:
     """The leaves of nested lists, row-major."""
     flat: list[Any] = []
     stack = [iter(data)]
@@ -221,7 +222,7 @@ def _bytes_elements(chunk: memoryview, count: int, name: str, shape: list[int], 
     while offset < end:
         if offset + 4 > end or len(items) == count:
             raise ValidationError(
-                f"Input '{name}' (BYTES, shape {shape}) has {end - offset} bytes left after {len(items)} elements; "
+                f"Input '{name}' (BYTES, shape {shape}) has {end - offset} bytes left after {len(items)} element(s); "
                 "prefix each element with its 4-byte little-endian length and send shape-product elements.",
                 field=field,
             )
@@ -236,7 +237,7 @@ def _bytes_elements(chunk: memoryview, count: int, name: str, shape: list[int], 
         items.append(chunk[offset : offset + length].tobytes())
         offset += length
     if len(items) != count:
-        raise _count_error(name, shape, count, len(items), "elements were", field)
+        raise _count_error(name, shape, count, len(items), "element", field)
     array = np.empty(count, dtype=object)
     array[:] = items
     return array
