@@ -107,7 +107,9 @@ def test_usage_error_exits_2(home: Path) -> None:
 
 def test_server_refuses_a_public_address_without_authentication(home: Path) -> None:
     done = run(home, "serve", "--host", "0.0.0.0", check=False)
-    assert done.returncode == 1 and "Refusing to listen on 0.0.0.0 without authentication" in done.stderr.replace("\n", " ")
+    assert done.returncode == 1 and "Refusing to listen on 0.0.0.0 without authentication" in done.stderr.replace(
+        "\n", " "
+    )
 
 
 def _commands(group: object, prefix: str = "weir") -> set[str]:

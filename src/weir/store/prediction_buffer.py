@@ -27,6 +27,7 @@ import time
 from types import TracebackType
 
 from weir.errors import ValidationError
+from weir.store.prediction_batch import PredictionBatch
 from weir.store.prediction_log import PredictionLog
 from weir.store.prediction_record import PredictionRecord
 
@@ -57,7 +58,8 @@ class PredictionBuffer:
         self.dropped_ = 0
         self.rejected_ = 0
         self.failures_ = 0
-        self._pending: collections.deque[PredictionRecord] = collections.deque()
+        self._pending: collections.deque[PredictionRecord | PredictionBatch] = collections.deque()
+        self._rows = 0  # rows waiting: a batch counts its rows
         self._cond = threading.Condition()
         self._write_lock = threading.Lock()  # one batch at a time, so records keep their order
         self._oldest: float | None = None  # monotonic time the oldest pending record arrived
@@ -69,21 +71,22 @@ class PredictionBuffer:
     @property
     def pending(self) -> int:
         with self._cond:
-            return len(self._pending)
+            return self._rows
 
-    def add(self, record: PredictionRecord) -> None:
-        """Queue one record; returns at once."""
+    def add(self, record: PredictionRecord | PredictionBatch) -> None:
+        """Queue one record (or a columnar batch of one request's rows); returns at once."""
         with self._cond:
             if self._closed:
-                self.dropped_ += 1
-                logger.warning("prediction buffer is closed; dropped record %s", record.request_id)
+                self.dropped_ += _rows(record)
+                logger.warning("prediction buffer is closed; dropped %d record(s)", _rows(record))
                 return
             self._pending.append(record)
+            self._rows += _rows(record)
             first = self._oldest is None
             if first:
                 self._oldest = time.monotonic()
             self._trim()
-            if first or len(self._pending) >= self.max_records:
+            if first or self._rows >= self.max_records:
                 self._cond.notify()  # wake the writer to start the timer, or to write a full batch
 
     def flush(self) -> int:
@@ -92,26 +95,28 @@ class PredictionBuffer:
             with self._cond:
                 batch = list(self._pending)
                 self._pending.clear()
+                count, self._rows = self._rows, 0
                 self._oldest = None
             if not batch:
                 return 0
             try:
                 self.log.append(batch)
             except ValidationError:
-                self.rejected_ += len(batch)
-                logger.exception("prediction log rejected a batch of %d records; they are dropped", len(batch))
+                self.rejected_ += count
+                logger.exception("prediction log rejected a batch of %d records; they are dropped", count)
                 return 0
             except Exception:
-                logger.exception("writing %d predictions failed; keeping them for a retry", len(batch))
+                logger.exception("writing %d predictions failed; keeping them for a retry", count)
                 with self._cond:
                     self.failures_ += 1
                     self._pending.extendleft(reversed(batch))
+                    self._rows += count
                     self._trim()
                     self._oldest = time.monotonic()
                     self._retry_at = self._oldest + self.max_seconds
                 return 0
-            self.written_ += len(batch)
-            return len(batch)
+            self.written_ += count
+            return count
 
     def close(self, timeout: float | None = 30.0) -> None:
         """Stop the writer thread and flush what is left (records a failed final write are logged as lost)."""
@@ -135,16 +140,17 @@ class PredictionBuffer:
         self.close()
 
     def _trim(self) -> None:
-        while len(self._pending) > self.max_pending:
-            self._pending.popleft()
-            self.dropped_ += 1
+        while self._rows > self.max_pending and self._pending:
+            gone = _rows(self._pending.popleft())
+            self._rows -= gone
+            self.dropped_ += gone
 
     def _due(self, now: float) -> float | None:
         """Seconds until the next flush is due (<= 0: now), or None when nothing waits."""
         if not self._pending or self._oldest is None:
             return None
         wait = self._retry_at - now
-        if len(self._pending) < self.max_records:
+        if self._rows < self.max_records:
             wait = max(wait, self._oldest + self.max_seconds - now)
         return wait
 
@@ -159,3 +165,7 @@ class PredictionBuffer:
                 if self._closed:
                     return  # close() writes what is left
             self.flush()
+
+
+def _rows(item: PredictionRecord | PredictionBatch) -> int:
+    return len(item) if isinstance(item, PredictionBatch) else 1

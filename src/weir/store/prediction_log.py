@@ -39,6 +39,8 @@ import pyarrow.parquet as pq
 
 from weir.errors import StoreUnavailableError, ValidationError
 from weir.store.durable import STALE_TEMP_SECONDS, fsync_dir, makedirs, remove_stale
+from weir.store.prediction_batch import PredictionBatch
+from weir.store.prediction_batch import tables as batch_tables
 from weir.store.prediction_record import ROUTES, PredictionRecord, Scalar, check_endpoint, to_scalar
 
 logger = logging.getLogger(__name__)
@@ -92,6 +94,13 @@ def _flatten(prefix: str, maps: list[Mapping[str, Scalar]], ids: Sequence[str]) 
     return {f"{prefix}.{k}": _column(f"{prefix}.{k}", v, ids) for k, v in sorted(columns.items())}
 
 
+def _concat(tables: list[pa.Table], endpoint: str) -> pa.Table:
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise ValidationError(f"Predictions of endpoint {endpoint!r} mix types in one column: {exc}.") from exc
+
+
 class PredictionLog:
     """Append-only Parquet log under ``root``; safe for one writer process and any number of readers."""
 
@@ -108,17 +117,29 @@ class PredictionLog:
 
     # --- writing -----------------------------------------------------------------------------
 
-    def append(self, records: Sequence[PredictionRecord]) -> int:
-        """Write ``records`` as one segment per endpoint and UTC day; return how many were written."""
+    def append(self, records: Sequence[PredictionRecord | PredictionBatch]) -> int:
+        """Write records (and columnar batches) as one segment per endpoint and UTC day; return the rows written."""
         groups: dict[tuple[str, str], list[PredictionRecord]] = {}
+        columnar: dict[tuple[str, str], list[PredictionBatch]] = {}
+        rows = 0
         for rec in records:
-            if not isinstance(rec, PredictionRecord):
-                raise ValidationError(f"append() takes PredictionRecord objects, not {type(rec).__name__}.")
-            day = rec.time.astimezone(UTC).date().isoformat()
-            groups.setdefault((rec.endpoint, day), []).append(rec)
-        tables = {key: self._table(group) for key, group in groups.items()}  # validate all before writing
+            if not isinstance(rec, PredictionRecord | PredictionBatch):
+                raise ValidationError(
+                    f"append() takes PredictionRecord or PredictionBatch objects, not {type(rec).__name__}."
+                )
+            key = (rec.endpoint, rec.time.astimezone(UTC).date().isoformat())
+            if isinstance(rec, PredictionBatch):
+                columnar.setdefault(key, []).append(rec)
+                rows += len(rec)
+            else:
+                groups.setdefault(key, []).append(rec)
+                rows += 1
+        batches = {key: batch_tables(group) for key, group in columnar.items()}
+        for key, group in groups.items():  # validate all before writing
+            batches.setdefault(key, []).append(self._table(group))
+        tables = {key: parts[0] if len(parts) == 1 else _concat(parts, key[0]) for key, parts in batches.items()}
         self._commit("predictions", tables)
-        return len(records)
+        return rows
 
     def append_labels(
         self,
