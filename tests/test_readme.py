@@ -43,6 +43,14 @@ def test_make_demo_runs_the_registry_walkthrough(tmp_path: Path) -> None:
         assert champion.metrics["roc_auc"] == max(v.metrics["roc_auc"] for v in versions)
         assert [r.name for r in ws.models.validations(champion.ref)] == ["holdout"]
         assert ws.models.audit.verify().ok
+        deployment = ws.deployments.get("breast-cancer")
+        assert (deployment.primary, deployment.canary_weight) == ("breast-cancer@champion", 20.0)
+        from weir.store import PredictionLog
+
+        served = PredictionLog(ws.settings.prediction_log).read("breast-cancer", with_labels=True)
+        assert len(served) == 171 and served["label"].notna().all()
+        assert set(served.route) == {"primary", "canary"}
+    assert "Endpoint breast-cancer: served holdout" in done.stdout
 
 
 def test_layers_are_respected() -> None:

@@ -166,3 +166,20 @@ def test_predictions_are_logged_with_inputs_and_outputs(service: InferenceServic
     assert list(frame["label"]) == [0, 2]
     assert frame["input.sepal_length"].tolist() == X.sepal_length[:2].tolist()
     assert {"output.prediction", "output.proba_0", "output.proba_2"} <= set(frame.columns)
+
+
+def test_micro_batching_shares_model_calls(service: InferenceService, iris_ws: Workspace, iris) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    X, _ = iris
+    iris_ws.deployments.deploy("iris", "iris@champion", options={"max_batch_size": 16, "max_batch_wait_ms": 20})
+    service.refresh()
+
+    async def burst() -> list:  # type: ignore[type-arg]
+        return await asyncio.gather(*(service.predict_async("iris", X.to_numpy()[i : i + 1]) for i in range(40)))
+
+    outcomes = asyncio.run(burst())
+    expected = iris_ws.models.load("iris/1").predict(X[:40])
+    assert [int(o.prediction.predictions[0]) for o in outcomes] == expected.tolist()
+    batcher = next(iter(service._batchers.values()))
+    assert batcher.batches_ == 3  # 16 + 16 + 8 rows

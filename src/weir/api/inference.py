@@ -170,7 +170,7 @@ class _Inference:
             data = {
                 t.name: t.data[:, 0] if t.data.ndim == 2 and t.data.shape[1] == 1 else t.data for t in parsed.inputs
             }
-        outcome = self._predict(request, data, parsed.id, "v2")
+        outcome = await self._predict(request, data, parsed.id, "v2")
         p = outcome.prediction
         outputs = [("predictions", p.predictions)]
         if p.probabilities is not None:
@@ -202,7 +202,7 @@ class _Inference:
     async def invocations(self, request: Request) -> Response:
         start = time.perf_counter()
         data = mlflow.parse_invocation(await self._body(request), request.headers.get("content-type"))
-        outcome = self._predict(request, data, None, "mlflow")
+        outcome = await self._predict(request, data, None, "mlflow")
         encoded = mlflow.encode_predictions(outcome.prediction.predictions)
         self._observe(outcome, start)
         return Response(encoded, headers=_route_headers(outcome), media_type=JSON)
@@ -215,7 +215,7 @@ class _Inference:
                 "Requests by entity keys need the feature registry's online store, which this server does not "
                 "have yet; send 'records' or 'columns' with the feature values."
             )
-        outcome = self._predict(request, parsed.table, parsed.request_id, "json", parsed.route_key)
+        outcome = await self._predict(request, parsed.table, parsed.request_id, "json", parsed.route_key)
         p = outcome.prediction
         encoded = records.encode_predict_response(
             request_id=outcome.request_id,
@@ -235,7 +235,7 @@ class _Inference:
         count = self.service.feedback(request.path_params["name"], labels)
         return _json({"recorded": count})
 
-    def _predict(
+    async def _predict(
         self, request: Request, data: Any, request_id: str | None, protocol: str, route_key: str | None = None
     ) -> Outcome:
         name = request.path_params.get("name")
@@ -251,7 +251,7 @@ class _Inference:
             field = self.service.endpoint(name).deployment.route_key
             if field and isinstance(data, dict) and field in data and len(data[field]) == 1:
                 key = str(data[field][0])
-        return self.service.predict(
+        return await self.service.predict_async(
             name, data, route_key=key, request_id=request_id, version=_version(request), protocol=protocol
         )
 

@@ -10,12 +10,15 @@ import time
 from typing import TYPE_CHECKING
 
 from rich.panel import Panel
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from weir.cli.context import console
 from weir.cli.models import versions_table
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from weir.app import Workspace
     from weir.registry import ModelVersion
 
@@ -80,16 +83,71 @@ def run_demo(ws: Workspace) -> None:
 
     champion = ws.models.load(f"{MODEL}@champion")
     agreement = float((champion.predict(X_test) == y_test.to_numpy()).mean())
+    console.print(versions_table(ws.models.versions(MODEL), title=f"Registry: {MODEL}"))
+    served = serve_holdout(ws, X_test, y_test)
+    console.print(served)
     report = ws.models.audit.verify()
 
-    console.print(versions_table(ws.models.versions(MODEL), title=f"Registry: {MODEL}"))
     console.print(
         Panel.fit(
             f"champion → {champion.ref} (holdout accuracy {agreement:.3f}, reloaded from its verified artifact)\n"
             f"audit log: {report.entries} entries, chain {'intact' if report.ok else 'BROKEN'}\n"
             f"workspace: {ws.db.redacted_url}\n"
             f"finished in {time.perf_counter() - started:.1f} s. Next: `weir models show {MODEL}@champion`, "
-            f"`weir models history {MODEL}`, `weir models verify`",
+            f"`weir deployments show {MODEL}`, `weir serve` (then POST /v2/models/{MODEL}/infer)",
             title="weir demo",
         )
     )
+
+
+def serve_holdout(ws: Workspace, X_test: pd.DataFrame, y_test: pd.Series) -> Table:
+    """Deploy champion with challenger as a 20 % canary, send every holdout row through the real
+    server application (in-process, V2 protocol), return labels as feedback, and tabulate by route."""
+    import asyncio
+
+    import httpx
+
+    ws.deployments.deploy(
+        MODEL, f"{MODEL}@champion", canary=f"{MODEL}@challenger", canary_weight=20, reason="demo: canary at 20 %"
+    )
+    app = ws.server_app()
+    service = app.state.service
+    answers: list[tuple[str, str, str, int]] = []
+
+    async def send() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://weir") as client:
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
+                task = bar.add_task("serving the holdout through /v2 (canary 20 %)", total=len(X_test))
+                for i, (key, row) in enumerate(X_test.iterrows()):
+                    rid = f"holdout-{i}"
+                    body = {
+                        "id": rid,
+                        "inputs": [
+                            {"name": "input-0", "datatype": "FP64", "shape": [1, row.size], "data": row.tolist()}
+                        ],
+                    }
+                    r = await client.post(
+                        f"/v2/models/{MODEL}/infer", json=body, headers={"x-weir-route-key": str(key)}
+                    )
+                    r.raise_for_status()
+                    predicted = int(r.json()["outputs"][0]["data"][0])
+                    answers.append((rid, r.headers["x-weir-route"], r.headers["x-weir-version"], predicted))
+                    bar.advance(task)
+            labels = {"labels": [{"id": rid, "label": int(y)} for (rid, *_), y in zip(answers, y_test, strict=True)]}
+            (await client.post(f"/v1/endpoints/{MODEL}/feedback", json=labels)).raise_for_status()
+
+    try:
+        asyncio.run(send())
+        runtimes = {s.number: s.runtime.name for _, s in service.endpoint(MODEL).versions()}
+    finally:
+        service.close()
+    table = Table("route", "version", "runtime", "requests", "accuracy", title=f"Endpoint {MODEL}: served holdout")
+    truth = y_test.to_numpy()
+    for route in ("primary", "canary"):
+        rows = [(i, a) for i, a in enumerate(answers) if a[1] == route]
+        if rows:
+            version = rows[0][1][2]
+            accuracy = sum(a[3] == truth[i] for i, a in rows) / len(rows)
+            table.add_row(route, version, runtimes[int(version)], str(len(rows)), f"{accuracy:.3f}")
+    return table

@@ -41,6 +41,8 @@ def deploy(
     shadow: Annotated[list[str] | None, typer.Option(help="REF or REF:PERCENT mirrored off the response path.")] = None,
     route_key: Annotated[str | None, typer.Option(help="Request field that picks the canary stickily.")] = None,
     log_sample: Annotated[float | None, typer.Option(help="Share of requests logged, [0, 1].")] = None,
+    max_batch_size: Annotated[int | None, typer.Option(help="Micro-batch concurrent requests up to N rows.")] = None,
+    max_batch_wait_ms: Annotated[float | None, typer.Option(help="Longest a request waits for a batch.")] = None,
     reason: ReasonOption = "",
     as_json: JsonOption = False,
 ) -> None:
@@ -49,7 +51,8 @@ def deploy(
     for item in shadow or []:
         ref, _, percent = item.partition(":")
         shadows.append((ref, float(percent) if percent else 100.0))
-    options = {} if log_sample is None else {"log_sample": log_sample}
+    given = {"log_sample": log_sample, "max_batch_size": max_batch_size, "max_batch_wait_ms": max_batch_wait_ms}
+    options = {k: v for k, v in given.items() if v is not None}
     d = (
         state(ctx)
         .workspace()

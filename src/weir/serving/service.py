@@ -24,6 +24,7 @@ import numpy as np
 from weir.errors import DeploymentNotFoundError, ModelLoadError, NotFoundError, ServiceUnavailableError, WeirError
 from weir.registry import Deployment, Deployments, ModelRegistry, Tokens
 from weir.registry.tokens import TokenTable
+from weir.serving.batching import MicroBatcher
 from weir.serving.inputs import Table
 from weir.serving.metrics import ServingMetrics
 from weir.serving.prediction_logger import PredictionLogger
@@ -107,6 +108,7 @@ class InferenceService:
         self._thread: threading.Thread | None = None
         self._refresh_lock = threading.Lock()
         self._refreshed = False
+        self._batchers: dict[int, MicroBatcher] = {}
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -164,7 +166,7 @@ class InferenceService:
             in_use = {s.key for r in routes.values() for _, s in r.versions()}
             for key in set(self._pool) - in_use:
                 logger.info("released %s/%d", *key)
-                del self._pool[key]
+                self._batchers.pop(id(self._pool.pop(key)), None)
             self.metrics.loaded.set(len(self._pool))
             self.stamp = None if errors else stamp  # keep retrying while something failed
             self._refreshed = True
@@ -219,18 +221,67 @@ class InferenceService:
         version: int | None = None,
         protocol: str = "json",
     ) -> Outcome:
-        routes = self.endpoint(endpoint)
-        if version is not None:
-            route, served = routes.pinned(version)
-        elif routes.canary is not None and routes.splitter.to_canary(routes.deployment.canary_weight, route_key):
-            route, served = "canary", routes.canary
-        else:
-            route, served = "primary", routes.primary
-        rid = request_id or uuid.uuid4().hex
+        routes, route, served = self._choose(endpoint, route_key, version)
         start = time.perf_counter()
         model_input = served.inputs.build(data)
         prediction = served.runtime.predict(model_input)
+        return self._after(routes, route, served, data, model_input, prediction, start, request_id, protocol)
+
+    async def predict_async(
+        self,
+        endpoint: str,
+        data: Table | np.ndarray[Any, Any],
+        *,
+        route_key: str | None = None,
+        request_id: str | None = None,
+        version: int | None = None,
+        protocol: str = "json",
+    ) -> Outcome:
+        """:meth:`predict`, micro-batched with concurrent requests when the deployment asks for it
+        (options ``max_batch_size`` > 1 and ``max_batch_wait_ms``) and the input is a numeric matrix."""
+        routes, route, served = self._choose(endpoint, route_key, version)
+        start = time.perf_counter()
+        model_input = served.inputs.build(data)
+        options = routes.deployment.options
+        if int(options.get("max_batch_size", 1)) > 1 and isinstance(model_input, np.ndarray) and model_input.ndim == 2:
+            batcher = self._batchers.get(id(served))
+            if batcher is None or batcher.runtime is not served.runtime:
+                batcher = self._batchers[id(served)] = MicroBatcher(
+                    served.runtime,
+                    max_size=int(options["max_batch_size"]),
+                    max_wait_ms=float(options.get("max_batch_wait_ms", 2.0)),
+                )
+            prediction = await batcher.predict(model_input)
+        else:
+            prediction = served.runtime.predict(model_input)
+        return self._after(routes, route, served, data, model_input, prediction, start, request_id, protocol)
+
+    def _choose(
+        self, endpoint: str, route_key: str | None, version: int | None
+    ) -> tuple[EndpointRoutes, str, ServedVersion]:
+        routes = self.endpoint(endpoint)
+        if version is not None:
+            return (routes, *routes.pinned(version))
+        if routes.canary is not None and routes.splitter.to_canary(routes.deployment.canary_weight, route_key):
+            return routes, "canary", routes.canary
+        return routes, "primary", routes.primary
+
+    def _after(
+        self,
+        routes: EndpointRoutes,
+        route: str,
+        served: ServedVersion,
+        data: Table | np.ndarray[Any, Any],
+        model_input: Any,
+        prediction: Prediction,
+        start: float,
+        request_id: str | None,
+        protocol: str,
+    ) -> Outcome:
+        """Metrics, the prediction log and shadows: everything after the answer is known."""
         seconds = time.perf_counter() - start
+        endpoint = routes.deployment.endpoint
+        rid = request_id or uuid.uuid4().hex
         labels = (endpoint, served.model, str(served.number), route)
         self.metrics.requests.labels(*labels, protocol).inc()
         self.metrics.rows.labels(*labels).inc(len(prediction.predictions))
