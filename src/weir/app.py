@@ -109,14 +109,12 @@ def connect(home: str | Path | None = None, *, settings: Settings | None = None,
 def worker_app() -> Any:
     """One server worker's application: uvicorn calls this in each worker process of ``weir serve
     --workers N``, whose parent exported its settings as ``WEIR_*`` variables."""
-    import os
-
-    from weir.server import METRICS_VARIABLE, pin_threads
+    from weir.server import metrics_folder, pin_threads
 
     settings = load_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
     pin_threads()
-    return Workspace(settings).server_app(metrics_dir=os.environ.get(METRICS_VARIABLE))
+    return Workspace(settings).server_app(metrics_dir=str(metrics_folder(settings)))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -108,6 +108,13 @@ class DeploymentNotFoundError(NotFoundError):
     code = "deployment_not_found"
 
 
+class MethodNotAllowedError(WeirError):
+    """The path exists, but not with this HTTP method."""
+
+    status = 405
+    code = "method_not_allowed"
+
+
 class AuthenticationError(WeirError):
     """No credentials, or credentials that are unknown, revoked or expired."""
 

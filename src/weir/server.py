@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import socket
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
@@ -61,7 +62,7 @@ def check_exposure(ws: Workspace, allow_unauthenticated: bool) -> None:
     settings = ws.settings
     if is_loopback(settings.host) or allow_unauthenticated:
         return
-    authenticated = settings.auth == "on" or (settings.auth == "auto" and len(ws.tokens.table()) > 0)
+    authenticated = settings.auth == "on" or (settings.auth == "auto" and ws.tokens.table().issued)
     if not authenticated:
         raise ConfigError(
             f"Refusing to listen on {settings.host} without authentication: create a token "
@@ -89,12 +90,17 @@ def run(ws: Workspace, *, workers: int = 1, allow_unauthenticated: bool = False)
         pin_threads()
         uvicorn.run(ws.server_app(), **options)
         return
-    metrics = settings.home / "run" / "metrics"
+    metrics = metrics_folder(settings)
     shutil.rmtree(metrics, ignore_errors=True)
     metrics.mkdir(parents=True)
     os.environ[METRICS_VARIABLE] = str(metrics)
     _export(settings)
     uvicorn.run("weir.app:worker_app", factory=True, workers=workers, **options)
+
+
+def metrics_folder(settings: Settings) -> Path:
+    """Where the workers of ``weir serve --workers N`` share their Prometheus samples."""
+    return settings.home / "run" / "metrics"
 
 
 def _export(settings: Settings) -> None:

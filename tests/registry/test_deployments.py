@@ -123,3 +123,13 @@ def test_tokens(churn: Workspace) -> None:
     assert churn.tokens.table().lookup(secret) is None
     assert [t.active() for t in churn.tokens.list_tokens()] == [False]
     assert secret not in str([e.after for e in churn.models.audit.entries()])
+
+
+def test_recreated_endpoint_continues_its_history(churn: Workspace) -> None:
+    churn.deployments.deploy("e", "churn/1")
+    churn.deployments.delete("e")
+    again = churn.deployments.deploy("e", "churn/2")
+    assert again.revision == 3
+    with pytest.raises(ConflictError, match="no earlier revision"):
+        churn.deployments.rollback("e")
+    assert [c.revision for c in churn.deployments.history("e")] == [1, 2, 3]

@@ -181,5 +181,40 @@ def test_micro_batching_shares_model_calls(service: InferenceService, iris_ws: W
     outcomes = asyncio.run(burst())
     expected = iris_ws.models.load("iris/1").predict(X[:40])
     assert [int(o.prediction.predictions[0]) for o in outcomes] == expected.tolist()
-    batcher = next(iter(service._batchers.values()))
+    batcher = service.endpoint("iris").batchers[1]
     assert batcher.batches_ == 3  # 16 + 16 + 8 rows
+
+
+def test_failing_canary_beside_a_new_primary_is_not_reloaded_each_poll(
+    service: InferenceService,
+    iris_ws: Workspace,
+    iris,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    import weir.serving.service as service_module
+
+    loads: list[str] = []
+    real = service_module.load_version
+
+    def counting(registry, version, **kwargs):  # type: ignore[no-untyped-def]
+        loads.append(version.ref)
+        return real(registry, version, **kwargs)
+
+    monkeypatch.setattr(service_module, "load_version", counting)
+    digest = iris_ws.models.get_version("iris/2").model_artifact["digest"]
+    path = next(iris_ws.settings.artifact_root.rglob(digest))
+    path.chmod(0o644)
+    path.write_bytes(b"broken")
+    iris_ws.deployments.deploy("iris", "iris/3", canary="iris/2", canary_weight=50)
+    wait_for(lambda: "iris" in service.errors)
+    time.sleep(0.5)  # ten polls
+    assert loads.count("iris/3") == 1 and loads.count("iris/2") == 1
+    assert service.predict("iris", columns(iris[0][:1])).served.number == 1  # still the old routes
+
+
+def test_empty_request_is_refused(service: InferenceService, iris) -> None:  # type: ignore[no-untyped-def]
+    X, _ = iris
+    with pytest.raises(SignatureError, match="no rows"):
+        service.predict("iris", X.to_numpy()[:0])
+    with pytest.raises(SignatureError, match="no rows"):
+        service.predict("iris", {c: X[c].to_numpy()[:0] for c in X})

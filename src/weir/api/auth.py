@@ -4,7 +4,8 @@ Every route declares the scope it needs: control-plane routes through ``dependen
 inference routes through :func:`scoped`; ``PUBLIC`` marks the few that need none (health probes).
 A test walks the application's routes and fails on any that declares nothing.
 
-With ``auth = auto`` (the default) a token is required as soon as one exists; ``on`` always
+With ``auth = auto`` (the default) a token is required as soon as one has been created (revoking
+them all does not switch it off again); ``on`` always
 requires one, ``off`` never does. The acting user recorded in the audit log is the token's name.
 """
 
@@ -30,7 +31,7 @@ class Auth:
         self.default_actor = default_actor
 
     def required(self) -> bool:
-        return self.mode == "on" or (self.mode == "auto" and len(self.tokens()) > 0)
+        return self.mode == "on" or (self.mode == "auto" and self.tokens().issued)
 
     def check(self, headers: Mapping[str, str], scope: str) -> str:
         """The acting user's name, or raise 401/403 naming what is missing."""

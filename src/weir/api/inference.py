@@ -20,14 +20,22 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Match, Mount, Route
 
 from weir import __version__
 from weir.api.auth import PUBLIC, Auth, scoped
 from weir.api.errors import error_body as weir_error_body
-from weir.errors import PayloadTooLargeError, UnsupportedOperationError, ValidationError, WeirError
+from weir.errors import (
+    MethodNotAllowedError,
+    NotFoundError,
+    PayloadTooLargeError,
+    UnsupportedOperationError,
+    ValidationError,
+    WeirError,
+)
 from weir.serving.protocols import mlflow, records, v2
 from weir.serving.protocols.v2_metadata import error_body as v2_error_body
 from weir.serving.protocols.v2_metadata import model_metadata, server_metadata
@@ -37,6 +45,8 @@ logger = logging.getLogger(__name__)
 
 JSON = "application/json"
 ROUTE_KEY_HEADER = "x-weir-route-key"
+OUTPUTS = ("predictions", "probabilities")
+ANY_METHOD = ("GET", "POST", "PUT", "DELETE", "PATCH")
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -51,7 +61,12 @@ def create_server_app(
     """Inference routes in front of the control plane (``control``, mounted at ``/``)."""
     api = _Inference(service, auth, max_body)
     route = api.route
-    routes: list[BaseRoute] = [
+    routes: list[BaseRoute] = [  # the prediction routes first: the router tries routes in order
+        route("/v2/models/{name}/infer", "predict", "v2", api.v2_infer, "POST"),
+        route("/v2/models/{name}/versions/{version}/infer", "predict", "v2", api.v2_infer, "POST"),
+        route("/invocations", "predict", "mlflow", api.invocations, "POST"),
+        route("/endpoints/{name}/invocations", "predict", "mlflow", api.invocations, "POST"),
+        route("/v1/endpoints/{name}/predict", "predict", "weir", api.predict, "POST"),
         route("/v2/health/live", PUBLIC, "v2", api.live),
         route("/v2/health/ready", PUBLIC, "v2", api.ready),
         route("/ping", PUBLIC, "v2", api.live),
@@ -60,14 +75,14 @@ def create_server_app(
         route("/v2/models/{name}/versions/{version}", "predict", "v2", api.model_metadata),
         route("/v2/models/{name}/ready", "predict", "v2", api.model_ready),
         route("/v2/models/{name}/versions/{version}/ready", "predict", "v2", api.model_ready),
-        route("/v2/models/{name}/infer", "predict", "v2", api.v2_infer, "POST"),
-        route("/v2/models/{name}/versions/{version}/infer", "predict", "v2", api.v2_infer, "POST"),
-        route("/invocations", "predict", "mlflow", api.invocations, "POST"),
-        route("/endpoints/{name}/invocations", "predict", "mlflow", api.invocations, "POST"),
-        route("/v1/endpoints/{name}/predict", "predict", "weir", api.predict, "POST"),
         route("/v1/endpoints/{name}/feedback", "predict", "weir", api.feedback, "POST"),
         route("/v1/status", "read", "weir", api.status),
         route("/metrics", "read", "weir", api.metrics),
+        # the protocols' own paths answer a wrong method (405) or path (404) in their own error shape
+        route("/v2/{rest:path}", PUBLIC, "v2", api.unmatched, *ANY_METHOD),
+        route("/invocations", PUBLIC, "mlflow", api.unmatched, *ANY_METHOD),
+        route("/endpoints/{rest:path}", PUBLIC, "mlflow", api.unmatched, *ANY_METHOD),
+        route("/v1/{rest:path}", PUBLIC, "weir", api.unmatched, *ANY_METHOD),
         Mount("/", app=control),
     ]
 
@@ -88,7 +103,7 @@ class _Inference:
         self.auth = auth
         self.max_body = max_body
 
-    def route(self, path: str, scope: str, shape: str, handler: Handler, method: str = "GET") -> Route:
+    def route(self, path: str, scope: str, shape: str, handler: Handler, *methods: str) -> Route:
         """A route that checks ``scope`` first and answers every failure in the protocol's ``shape``."""
         answer = SHAPES[shape]
         auth, errors = self.auth, self.service.metrics.errors
@@ -99,14 +114,33 @@ class _Inference:
                     request.state.actor = auth.check(request.headers, scope)
                 return await handler(request)
             except WeirError as exc:
-                errors.labels(request.path_params.get("name", ""), exc.code).inc()
+                name = request.path_params.get("name", "")
+                errors.labels(name if name in self.service.routes else "_unknown", exc.code).inc()
                 return answer(exc.status, exc.code, exc.message, exc.details)
             except Exception:
                 logger.exception("unexpected error on %s %s", request.method, request.url.path)
                 return answer(500, "internal_error", "Internal error; see the server log.", {})
 
         scoped(scope, endpoint)
-        return Route(path, endpoint, methods=[method])
+        return Route(path, endpoint, methods=list(methods or ["GET"]))
+
+    async def unmatched(self, request: Request) -> Response:
+        """No route takes this method and path: 405 if another method would, else 404."""
+        app_routes = request.app.router.routes
+        allowed = sorted(
+            m
+            for r in app_routes
+            if isinstance(r, Route)
+            and r.endpoint is not self.unmatched
+            and r.matches(request.scope)[0] == Match.PARTIAL
+            for m in (r.methods or ())
+            if m != "HEAD"
+        )
+        if allowed:
+            raise MethodNotAllowedError(
+                f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}.", allowed=allowed
+            )
+        raise NotFoundError(f"No route matches {request.method} {request.url.path}.")
 
     async def _body(self, request: Request) -> bytes:
         length = request.headers.get("content-length")
@@ -170,20 +204,25 @@ class _Inference:
             data = {
                 t.name: t.data[:, 0] if t.data.ndim == 2 and t.data.shape[1] == 1 else t.data for t in parsed.inputs
             }
-        outcome = await self._predict(request, data, parsed.id, "v2")
-        p = outcome.prediction
-        outputs = [("predictions", p.predictions)]
-        if p.probabilities is not None:
-            outputs.append(("probabilities", p.probabilities))
-        if parsed.outputs is not None:
-            available = dict(outputs)
-            unknown = [o.name for o in parsed.outputs if o.name not in available]
+        if parsed.outputs is not None:  # checked before predicting: a refused request is neither logged nor mirrored
+            unknown = [o.name for o in parsed.outputs if o.name not in OUTPUTS]
             if unknown:
                 raise ValidationError(
-                    f"Unknown output(s) {', '.join(map(repr, unknown))}; this model has {', '.join(available)}.",
+                    f"Unknown output(s) {', '.join(map(repr, unknown))}; outputs are {', '.join(OUTPUTS)}.",
                     field="outputs",
                 )
-            outputs = [(o.name, available[o.name]) for o in parsed.outputs]
+        outcome = await self._predict(request, data, parsed.id, "v2")
+        p = outcome.prediction
+        available = {"predictions": p.predictions, "probabilities": p.probabilities}
+        if parsed.outputs is None:
+            outputs = [(n, a) for n, a in available.items() if a is not None]
+        else:
+            missing = [o.name for o in parsed.outputs if available[o.name] is None]
+            if missing:
+                raise ValidationError(
+                    f"This model has no {missing[0]!r} output (it is not a probabilistic classifier)."
+                )
+            outputs = [(o.name, available[o.name]) for o in parsed.outputs]  # type: ignore[misc]
         encoded, json_length = v2.encode_infer_response(
             model_name=outcome.endpoint,
             model_version=str(outcome.served.number),
@@ -196,7 +235,7 @@ class _Inference:
         if json_length is not None:
             headers["inference-header-content-length"] = str(json_length)
             media = "application/octet-stream"
-        self._observe(outcome, start)
+        self._observe(outcome, start, "v2")
         return Response(encoded, headers=headers, media_type=media)
 
     async def invocations(self, request: Request) -> Response:
@@ -204,7 +243,7 @@ class _Inference:
         data = mlflow.parse_invocation(await self._body(request), request.headers.get("content-type"))
         outcome = await self._predict(request, data, None, "mlflow")
         encoded = mlflow.encode_predictions(outcome.prediction.predictions)
-        self._observe(outcome, start)
+        self._observe(outcome, start, "mlflow")
         return Response(encoded, headers=_route_headers(outcome), media_type=JSON)
 
     async def predict(self, request: Request) -> Response:
@@ -227,12 +266,12 @@ class _Inference:
             probabilities=p.probabilities,
             classes=p.classes,
         )
-        self._observe(outcome, start)
+        self._observe(outcome, start, "json")
         return Response(encoded, headers=_route_headers(outcome), media_type=JSON)
 
     async def feedback(self, request: Request) -> Response:
         labels = records.parse_feedback(await self._body(request))
-        count = self.service.feedback(request.path_params["name"], labels)
+        count = await run_in_threadpool(self.service.feedback, request.path_params["name"], labels)  # disk I/O
         return _json({"recorded": count})
 
     async def _predict(
@@ -255,11 +294,10 @@ class _Inference:
             name, data, route_key=key, request_id=request_id, version=_version(request), protocol=protocol
         )
 
-    def _observe(self, outcome: Outcome, start: float) -> None:
+    def _observe(self, outcome: Outcome, start: float, protocol: str) -> None:
         served = outcome.served
-        self.service.metrics.latency.labels(outcome.endpoint, served.model, str(served.number), outcome.route).observe(
-            time.perf_counter() - start
-        )
+        metrics = self.service.metrics.for_route(outcome.endpoint, served.model, served.number, outcome.route, protocol)
+        metrics.latency.observe(time.perf_counter() - start)
 
     # --- operations ------------------------------------------------------------------------------
 

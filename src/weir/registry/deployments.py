@@ -254,7 +254,7 @@ class Deployments:
                 .order_by(deployment_history.c.id.desc())
                 .limit(2)
             ).all()
-            if len(rows) < 2:
+            if len(rows) < 2 or rows[1].config is None:  # nothing before, or it was deleted then re-created
                 raise ConflictError(f"Endpoint {endpoint!r} has no earlier revision to roll back to.")
             last, previous = rows[0].config, rows[1].config
             moved = (last or {}).get("alias_moved")
@@ -305,7 +305,15 @@ class Deployments:
     ) -> Deployment:
         self._validate(conn, new)
         now = datetime.now(UTC)
-        revision = 1 if current is None else current.revision + 1
+        if current is None:  # a re-created endpoint continues its history's numbering
+            last = conn.execute(
+                sa.select(sa.func.max(deployment_history.c.revision)).where(
+                    deployment_history.c.endpoint == new.endpoint
+                )
+            ).scalar()
+            revision = (last or 0) + 1
+        else:
+            revision = current.revision + 1
         values = {"config": new.config(), "revision": revision, "updated_at": now, "updated_by": actor}
         if current is None:
             conn.execute(deployments.insert().values(endpoint=new.endpoint, created_at=now, created_by=actor, **values))

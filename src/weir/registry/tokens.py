@@ -76,10 +76,15 @@ class Token:
 
 
 class TokenTable:
-    """An in-memory snapshot of the active tokens by digest: what a server checks on each request."""
+    """An in-memory snapshot of the active tokens by digest: what a server checks on each request.
 
-    def __init__(self, by_digest: dict[str, Token]) -> None:
+    ``issued`` tells whether any token was ever created: with ``auth = auto``, revoking the last
+    token must not switch authentication off.
+    """
+
+    def __init__(self, by_digest: dict[str, Token], *, issued: bool = False) -> None:
         self.by_digest = by_digest
+        self.issued = issued or bool(by_digest)
 
     def __len__(self) -> int:
         return len(self.by_digest)
@@ -183,7 +188,8 @@ class Tokens:
         """The active tokens, for a server to check requests against without a query each."""
         with self.db.read() as conn:
             rows = conn.execute(sa.select(api_tokens).where(api_tokens.c.revoked_at.is_(None))).all()
-        return TokenTable({r.digest: _token(r) for r in rows})
+            issued = conn.execute(sa.select(sa.func.count()).select_from(api_tokens)).scalar_one() > 0
+        return TokenTable({r.digest: _token(r) for r in rows}, issued=issued)
 
 
 def _token(row: sa.Row[object]) -> Token:

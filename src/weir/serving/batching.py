@@ -62,10 +62,12 @@ class MicroBatcher:
         try:
             X = waiting[0][0] if len(waiting) == 1 else np.concatenate([x for x, _ in waiting])
             whole = self.runtime.predict(X)
-        except Exception as exc:
-            for _, future in waiting:
-                if not future.done():
-                    future.set_exception(exc)
+        except Exception:
+            if len(waiting) > 1:  # one bad request must not fail the others: run each alone
+                for x, future in waiting:
+                    self._alone(x, future)
+                return
+            self._alone(*waiting[0])
             return
         start = 0
         for x, future in waiting:
@@ -74,3 +76,13 @@ class MicroBatcher:
             if not future.done():
                 future.set_result(Prediction(whole.predictions[start:stop], probabilities, whole.classes))
             start = stop
+
+    def _alone(self, X: np.ndarray[Any, Any], future: asyncio.Future[Prediction]) -> None:
+        try:
+            result = self.runtime.predict(X)
+        except Exception as exc:
+            if not future.done():
+                future.set_exception(exc)
+            return
+        if not future.done():
+            future.set_result(result)

@@ -43,6 +43,12 @@ class InputBuilder:
         self.numeric = columns is not None and all(t in NUMERIC_TYPES for _, t in columns)
 
     def build(self, data: Table | np.ndarray[Any, Any]) -> pd.DataFrame | np.ndarray[Any, Any]:
+        if isinstance(data, np.ndarray):
+            rows = data.shape[0] if data.ndim else 1
+        else:
+            rows = min((len(v) if np.ndim(v) else 1 for v in data.values()), default=0)
+        if rows == 0 or (isinstance(data, np.ndarray) and data.size == 0):
+            raise SignatureError("The request holds no rows; send at least one row to predict.")
         if self.signature is None:
             return data if isinstance(data, np.ndarray) else pd.DataFrame(dict(data))
         names = self.names

@@ -64,6 +64,15 @@ def batch(
     if probs is not None and classes and len(classes) <= MAX_PROBA_CLASSES:
         outputs.update({f"proba_{c}": probs[:, i] for i, c in enumerate(classes)})
     ids = [f"{rid}:{i}" for i in range(n)] if n > 1 else [rid]
+    inputs: dict[str, np.ndarray[Any, Any]] = {}
+    matrix: np.ndarray[Any, Any] | None = None
+    names: tuple[str, ...] = ()
+    if isinstance(X, pd.DataFrame):
+        inputs = {str(c): X[c].to_numpy() for c in X.columns if X[c].dtype.kind in "biufOU"}
+    elif isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind in "biuf":
+        given = served.inputs.names
+        names = given if given is not None and len(given) == X.shape[1] else tuple(f"x{i}" for i in range(X.shape[1]))
+        matrix = X  # tensors of higher rank are not logged column by column
     return PredictionBatch(
         ids,
         datetime.now(UTC),
@@ -71,17 +80,9 @@ def batch(
         served.model,
         served.number,
         route,
-        _inputs(X, served.inputs.names),
+        inputs,
         outputs,
         seconds * 1000 / max(1, n),
+        names,
+        matrix,
     )
-
-
-def _inputs(X: Any, names: tuple[str, ...] | None) -> dict[str, np.ndarray[Any, Any]]:
-    if isinstance(X, pd.DataFrame):
-        return {str(c): X[c].to_numpy() for c in X.columns if X[c].dtype.kind in "biufOU"}
-    array = np.asarray(X)
-    if array.ndim != 2 or array.dtype.kind not in "biufU":
-        return {}  # tensors of higher rank are not logged column by column
-    columns = names if names is not None and len(names) == array.shape[1] else [f"x{i}" for i in range(array.shape[1])]
-    return {name: array[:, i] for i, name in enumerate(columns)}

@@ -10,13 +10,14 @@ traffic: its endpoint keeps its previous routes, and the error is reported by :m
 
 from __future__ import annotations
 
+import itertools
 import logging
+import secrets
 import threading
 import time
-import uuid
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,8 @@ class EndpointRoutes:
     canary: ServedVersion | None
     shadows: tuple[tuple[ServedVersion, float], ...]
     splitter: Splitter
+    batchers: Mapping[int, MicroBatcher] = field(default_factory=dict)
+    """Micro-batchers by version number, when the deployment asks for batching."""
 
     def versions(self) -> list[tuple[str, ServedVersion]]:
         out = [("primary", self.primary)]
@@ -108,7 +111,9 @@ class InferenceService:
         self._thread: threading.Thread | None = None
         self._refresh_lock = threading.Lock()
         self._refreshed = False
-        self._batchers: dict[int, MicroBatcher] = {}
+        self._loaded_now: set[tuple[str, int]] = set()
+        self._id_prefix = secrets.token_hex(6)  # request ids: unique per process, then a counter (no syscall)
+        self._ids = itertools.count(1)
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -143,30 +148,32 @@ class InferenceService:
             if stamp == self.stamp and not force:
                 return False
             deployments = self.deployments.list_deployments()
-            token_table = self.tokens.table()
+            self.token_table = self.tokens.table()  # before any slow load: a revocation applies at once
             routes: dict[str, EndpointRoutes] = {}
             errors: dict[str, str] = {}
+            self._loaded_now = set()
             for deployment in deployments:
                 try:
                     routes[deployment.endpoint] = self._routes(deployment)
                 except WeirError as exc:
                     errors[deployment.endpoint] = exc.message
                     old = self.routes.get(deployment.endpoint)
-                    logger.error(
-                        "endpoint %s: %s; %s",
-                        deployment.endpoint,
-                        exc.message,
-                        "keeping its previous routes" if old else "it has no routes yet",
-                    )
+                    if self.errors.get(deployment.endpoint) != exc.message:  # log each distinct failure once
+                        logger.error(
+                            "endpoint %s: %s; %s",
+                            deployment.endpoint,
+                            exc.message,
+                            "keeping its previous routes" if old else "it has no routes yet",
+                        )
                     if old is not None:
                         routes[deployment.endpoint] = old
             self.routes = routes
-            self.token_table = token_table
             self.errors = errors
-            in_use = {s.key for r in routes.values() for _, s in r.versions()}
+            # versions loaded for a configuration that failed elsewhere stay, so the retry does not reload them
+            in_use = {s.key for r in routes.values() for _, s in r.versions()} | self._loaded_now
             for key in set(self._pool) - in_use:
                 logger.info("released %s/%d", *key)
-                self._batchers.pop(id(self._pool.pop(key)), None)
+                del self._pool[key]
             self.metrics.loaded.set(len(self._pool))
             self.stamp = None if errors else stamp  # keep retrying while something failed
             self._refreshed = True
@@ -176,16 +183,28 @@ class InferenceService:
         resolved = self.registry.resolve_versions(deployment.refs())
         served = {ref: self._served(version) for ref, version in resolved.items()}
         old = self.routes.get(deployment.endpoint)
+        options = deployment.options
+        batchers = {}
+        if int(options.get("max_batch_size", 1)) > 1:
+            for version in served.values():
+                if version.inputs.numeric:  # fixed-width matrices only
+                    batchers[version.number] = MicroBatcher(
+                        version.runtime,
+                        max_size=int(options["max_batch_size"]),
+                        max_wait_ms=float(options.get("max_batch_wait_ms", 2.0)),
+                    )
         return EndpointRoutes(
             deployment,
             served[deployment.primary],
             served[deployment.canary] if deployment.canary else None,
             tuple((served[s.ref], s.percent) for s in deployment.shadows),
             old.splitter if old is not None else Splitter(deployment.endpoint),
+            batchers,
         )
 
     def _served(self, version: Any) -> ServedVersion:
         key = (version.model, version.version)
+        self._loaded_now.add(key)
         if key in self._pool:
             return self._pool[key]
         failed = self._failed.get(key)
@@ -194,6 +213,7 @@ class InferenceService:
         try:
             served = load_version(self.registry, version, threads=self.threads)
         except ModelLoadError as exc:
+            self._loaded_now.discard(key)
             self._failed[key] = (time.monotonic(), exc.message)
             raise
         self._failed.pop(key, None)
@@ -207,7 +227,9 @@ class InferenceService:
         if routes is not None:
             return routes
         if name in self.errors:
-            raise ServiceUnavailableError(f"Endpoint {name!r} is not ready: {self.errors[name]}")
+            raise ServiceUnavailableError(
+                f"Endpoint {name!r} is not ready: its versions failed to load (details in /v1/status and the log)."
+            )
         known = ", ".join(sorted(self.routes)) or "none"
         raise DeploymentNotFoundError(f"No endpoint {name!r} is served here (endpoints: {known}).")
 
@@ -242,15 +264,8 @@ class InferenceService:
         routes, route, served = self._choose(endpoint, route_key, version)
         start = time.perf_counter()
         model_input = served.inputs.build(data)
-        options = routes.deployment.options
-        if int(options.get("max_batch_size", 1)) > 1 and isinstance(model_input, np.ndarray) and model_input.ndim == 2:
-            batcher = self._batchers.get(id(served))
-            if batcher is None or batcher.runtime is not served.runtime:
-                batcher = self._batchers[id(served)] = MicroBatcher(
-                    served.runtime,
-                    max_size=int(options["max_batch_size"]),
-                    max_wait_ms=float(options.get("max_batch_wait_ms", 2.0)),
-                )
+        batcher = routes.batchers.get(served.number)
+        if batcher is not None and isinstance(model_input, np.ndarray) and model_input.ndim == 2:
             prediction = await batcher.predict(model_input)
         else:
             prediction = served.runtime.predict(model_input)
@@ -281,10 +296,10 @@ class InferenceService:
         """Metrics, the prediction log and shadows: everything after the answer is known."""
         seconds = time.perf_counter() - start
         endpoint = routes.deployment.endpoint
-        rid = request_id or uuid.uuid4().hex
-        labels = (endpoint, served.model, str(served.number), route)
-        self.metrics.requests.labels(*labels, protocol).inc()
-        self.metrics.rows.labels(*labels).inc(len(prediction.predictions))
+        rid = request_id or f"{self._id_prefix}-{next(self._ids)}"
+        metrics = self.metrics.for_route(endpoint, served.model, served.number, route, protocol)
+        metrics.requests.inc()
+        metrics.rows.inc(len(prediction.predictions))
         sample = routes.deployment.options.get("log_sample", 1.0)
         logged = self.predictions is not None and (sample >= 1 or routes.splitter.random.random() < sample)
         if logged:

@@ -38,6 +38,9 @@ class PredictionBatch:
     outputs: Mapping[str, np.ndarray[Any, Any]] = field(default_factory=dict)
     latency_ms: float = 0.0
     """Per row: the request's model time divided by its rows."""
+    matrix_names: tuple[str, ...] = ()
+    matrix: np.ndarray[Any, Any] | None = None
+    """Numeric inputs as one (rows × names) matrix: what serving's fast path has; cheaper than columns."""
 
     def __post_init__(self) -> None:
         n = len(self.request_ids)
@@ -48,7 +51,17 @@ class PredictionBatch:
         check_endpoint(self.endpoint)
         if self.route not in ROUTES:
             raise ValidationError(f"route {self.route!r} is not one of {', '.join(ROUTES)}.", field="route")
-        names = (tuple(self.inputs), tuple(self.outputs))
+        if self.matrix is not None and (
+            not isinstance(self.matrix, np.ndarray)
+            or self.matrix.shape != (n, len(self.matrix_names))
+            or self.matrix.dtype.kind not in "biuf"
+        ):
+            raise ValidationError(
+                f"The input matrix must be numeric with shape ({n}, {len(self.matrix_names)}); "
+                f"got {getattr(self.matrix, 'shape', type(self.matrix).__name__)}.",
+                field="matrix",
+            )
+        names = (tuple(self.inputs) + self.matrix_names, tuple(self.outputs))
         check_names = names not in _GOOD_NAMES
         for kind, columns in (("input", self.inputs), ("output", self.outputs)):
             for name, values in columns.items():
@@ -76,6 +89,8 @@ class PredictionBatch:
             self.model,
             self.version,
             self.route,
+            self.matrix_names,
+            None if self.matrix is None else self.matrix.dtype.str,
             tuple((k, v.dtype.str) for k, v in self.inputs.items()),
             tuple((k, v.dtype.str) for k, v in self.outputs.items()),
         )
@@ -102,13 +117,16 @@ def _table(group: list[PredictionBatch]) -> pa.Table:
         "route": pa.array([first.route] * n, pa.string()),
         "latency_ms": pa.array(np.repeat(np.array([float(b.latency_ms) for b in group]), sizes)),
     }
+    found: dict[str, np.ndarray[Any, Any]] = {}
+    if first.matrix is not None:
+        whole = first.matrix if len(group) == 1 else np.concatenate([b.matrix for b in group])
+        found.update({f"input.{name}": whole[:, i] for i, name in enumerate(first.matrix_names)})
     for prefix in ("input", "output"):
-        names = sorted(getattr(first, prefix + "s"))
-        for name in names:
+        for name in getattr(first, prefix + "s"):
             parts = [getattr(b, prefix + "s")[name] for b in group]
-            columns[f"{prefix}.{name}"] = _array(
-                f"{prefix}.{name}", parts[0] if len(parts) == 1 else np.concatenate(parts)
-            )
+            found[f"{prefix}.{name}"] = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    for name in sorted(found, key=lambda c: (not c.startswith("input."), c)):
+        columns[name] = _array(name, found[name])
     return pa.table(columns)
 
 
