@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from weir.registry.audit import AuditEntry, AuditLog, AuditReport
-from weir.registry.deployments import Deployment, DeploymentChange, Deployments, Shadow
+from weir.registry.deployments import Deployments
 from weir.registry.models import ModelRegistry
-from weir.registry.records import AliasMove, Model, ModelVersion, ValidationRecord
+from weir.registry.records import AliasMove, Deployment, DeploymentChange, Model, ModelVersion, Shadow, ValidationRecord
 from weir.registry.refs import ModelRef, parse_ref
 from weir.registry.signature import Schema, Signature, infer_signature
 from weir.registry.tokens import SCOPES, Token, Tokens

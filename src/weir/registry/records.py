@@ -138,3 +138,75 @@ def json_safe(values: Mapping[str, Any] | None) -> JSONDict:
 
 def _jsonable(data: dict[str, Any]) -> JSONDict:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in data.items()}
+
+
+@dataclass(frozen=True)
+class Shadow:
+    ref: str
+    percent: float
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What an endpoint serves. Refs are kept as written (``churn@champion`` follows the alias)."""
+
+    endpoint: str
+    primary: str
+    canary: str | None = None
+    canary_weight: float = 0.0
+    shadows: tuple[Shadow, ...] = ()
+    route_key: str | None = None
+    """A request field whose value picks the canary stickily (the ``x-weir-route-key`` header always does)."""
+    options: JSONDict = field(default_factory=dict)
+    revision: int = 0
+    updated_at: datetime | None = None
+    updated_by: str = ""
+
+    def config(self) -> JSONDict:
+        return {
+            "primary": self.primary,
+            "canary": self.canary,
+            "canary_weight": self.canary_weight,
+            "shadows": [{"ref": s.ref, "percent": s.percent} for s in self.shadows],
+            "route_key": self.route_key,
+            "options": dict(self.options),
+        }
+
+    @classmethod
+    def from_config(cls, endpoint: str, config: Mapping[str, Any], **meta: Any) -> Deployment:
+        return cls(
+            endpoint=endpoint,
+            primary=config["primary"],
+            canary=config.get("canary"),
+            canary_weight=float(config.get("canary_weight", 0.0)),
+            shadows=tuple(Shadow(s["ref"], float(s["percent"])) for s in config.get("shadows", ())),
+            route_key=config.get("route_key"),
+            options=dict(config.get("options", {})),
+            **meta,
+        )
+
+    def refs(self) -> list[str]:
+        return [self.primary, *([self.canary] if self.canary else []), *(s.ref for s in self.shadows)]
+
+    def to_dict(self) -> JSONDict:
+        return {
+            "endpoint": self.endpoint,
+            **self.config(),
+            "revision": self.revision,
+            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+            "updated_by": self.updated_by,
+        }
+
+
+@dataclass(frozen=True)
+class DeploymentChange:
+    endpoint: str
+    revision: int
+    action: str
+    config: JSONDict | None
+    changed_at: datetime
+    changed_by: str
+    reason: str
+
+    def to_dict(self) -> JSONDict:
+        return {**self.__dict__, "changed_at": self.changed_at.isoformat()}

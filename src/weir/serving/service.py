@@ -243,9 +243,7 @@ class InferenceService:
         version: int | None = None,
         protocol: str = "json",
     ) -> Outcome:
-        routes, route, served = self._choose(endpoint, route_key, version)
-        start = time.perf_counter()
-        model_input = served.inputs.build(data)
+        routes, route, served, model_input, start = self._prepare(endpoint, data, route_key, version)
         prediction = served.runtime.predict(model_input)
         return self._after(routes, route, served, data, model_input, prediction, start, request_id, protocol)
 
@@ -261,9 +259,7 @@ class InferenceService:
     ) -> Outcome:
         """:meth:`predict`, micro-batched with concurrent requests when the deployment asks for it
         (options ``max_batch_size`` > 1 and ``max_batch_wait_ms``) and the input is a numeric matrix."""
-        routes, route, served = self._choose(endpoint, route_key, version)
-        start = time.perf_counter()
-        model_input = served.inputs.build(data)
+        routes, route, served, model_input, start = self._prepare(endpoint, data, route_key, version)
         batcher = routes.batchers.get(served.number)
         if batcher is not None and isinstance(model_input, np.ndarray) and model_input.ndim == 2:
             prediction = await batcher.predict(model_input)
@@ -271,15 +267,19 @@ class InferenceService:
             prediction = served.runtime.predict(model_input)
         return self._after(routes, route, served, data, model_input, prediction, start, request_id, protocol)
 
-    def _choose(
-        self, endpoint: str, route_key: str | None, version: int | None
-    ) -> tuple[EndpointRoutes, str, ServedVersion]:
+    def _prepare(
+        self, endpoint: str, data: Table | np.ndarray[Any, Any], route_key: str | None, version: int | None
+    ) -> tuple[EndpointRoutes, str, ServedVersion, Any, float]:
+        """Pick the route (pinned version, sticky canary or primary) and build the model input."""
         routes = self.endpoint(endpoint)
         if version is not None:
-            return (routes, *routes.pinned(version))
-        if routes.canary is not None and routes.splitter.to_canary(routes.deployment.canary_weight, route_key):
-            return routes, "canary", routes.canary
-        return routes, "primary", routes.primary
+            route, served = routes.pinned(version)
+        elif routes.canary is not None and routes.splitter.to_canary(routes.deployment.canary_weight, route_key):
+            route, served = "canary", routes.canary
+        else:
+            route, served = "primary", routes.primary
+        start = time.perf_counter()
+        return routes, route, served, served.inputs.build(data), start
 
     def _after(
         self,

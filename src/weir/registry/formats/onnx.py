@@ -17,10 +17,10 @@ from weir.errors import ModelLoadError, UnsupportedModelError, ValidationError
 from weir.registry.formats.base import LoadedModel, ModelFormat, SavedModel
 from weir.types import ModelInput
 
-_LABELS = ("label", "output_label")
-_PROBAS = ("probabilities", "output_probability")
+LABEL_OUTPUTS = ("label", "output_label")
+PROBA_OUTPUTS = ("probabilities", "output_probability")
 _CLASSIFIER_OPS = ("ZipMap", "LinearClassifier", "TreeEnsembleClassifier", "SVMClassifier")
-_DTYPES: dict[str, Any] = {
+ONNX_DTYPES: dict[str, Any] = {
     "tensor(float)": np.float32,
     "tensor(double)": np.float64,
     "tensor(float16)": np.float16,
@@ -61,8 +61,8 @@ class OnnxModel(LoadedModel):
         super().__init__(native, metadata)
         self._inputs = list(native.get_inputs())
         outputs = [o.name for o in native.get_outputs()]
-        self._label = next((o for o in outputs if o in _LABELS), None)
-        self._proba = next((o for o in outputs if o in _PROBAS), None)
+        self._label = next((o for o in outputs if o in LABEL_OUTPUTS), None)
+        self._proba = next((o for o in outputs if o in PROBA_OUTPUTS), None)
         self._first = outputs[0]
 
     @property
@@ -98,7 +98,7 @@ class OnnxModel(LoadedModel):
         for inp, col in zip(self._inputs, columns, strict=True):
             if len(names) > 1 and col.ndim == 1 and len(inp.shape) == 2:
                 col = col.reshape(-1, 1)
-            feed[inp.name] = col.astype(_DTYPES.get(inp.type, col.dtype), copy=False)
+            feed[inp.name] = col.astype(ONNX_DTYPES.get(inp.type, col.dtype), copy=False)
         return feed
 
     def _run(self, output: str, X: ModelInput) -> Any:

@@ -22,28 +22,11 @@ import numpy as np
 import pandas as pd
 
 from weir.errors import SignatureError, ValidationError
+from weir.registry.formats.onnx import LABEL_OUTPUTS, ONNX_DTYPES, PROBA_OUTPUTS
 from weir.serving.runtimes.base import ModelRuntime, Prediction
 
 if TYPE_CHECKING:
     from weir.serving.runtimes.equivalence import Equivalence
-
-_LABELS = ("label", "output_label")
-_PROBAS = ("probabilities", "output_probability")
-_DTYPES: dict[str, Any] = {
-    "tensor(float)": np.float32,
-    "tensor(double)": np.float64,
-    "tensor(float16)": np.float16,
-    "tensor(int64)": np.int64,
-    "tensor(int32)": np.int32,
-    "tensor(int16)": np.int16,
-    "tensor(int8)": np.int8,
-    "tensor(uint64)": np.uint64,
-    "tensor(uint32)": np.uint32,
-    "tensor(uint16)": np.uint16,
-    "tensor(uint8)": np.uint8,
-    "tensor(bool)": np.bool_,
-    "tensor(string)": np.object_,
-}
 
 
 def create_session(model: bytes, threads: int = 1) -> Any:
@@ -87,8 +70,8 @@ class OnnxRuntime(ModelRuntime):
         self.strategy = strategy
         self._inputs = list(session.get_inputs())
         outputs = [o.name for o in session.get_outputs()]
-        label = next((o for o in outputs if o in _LABELS), None)
-        proba = next((o for o in outputs if o in _PROBAS), None)
+        label = next((o for o in outputs if o in LABEL_OUTPUTS), None)
+        proba = next((o for o in outputs if o in PROBA_OUTPUTS), None)
         self._fetch = [label or outputs[0]]
         self._with_proba = bool(has_proba and label is not None and proba is not None)
         if self._with_proba:
@@ -100,7 +83,7 @@ class OnnxRuntime(ModelRuntime):
         first = self._inputs[0]
         self._single = len(self._inputs) == 1
         self._name = first.name
-        self._dtype = np.dtype(_DTYPES.get(first.type, np.float32))
+        self._dtype = np.dtype(ONNX_DTYPES.get(first.type, np.float32))
         self._rank = len(first.shape)
         self._fixed = tuple((axis, size) for axis, size in enumerate(first.shape) if isinstance(size, int))
         if self._single and self._rank == 2 and not self._fixed and columns is not None:
@@ -219,7 +202,7 @@ class OnnxRuntime(ModelRuntime):
                 column = list(columns.values())[position]
             if len(inp.shape) == 2:
                 column = column.reshape(-1, 1)
-            dtype = _DTYPES.get(inp.type, column.dtype)
+            dtype = ONNX_DTYPES.get(inp.type, column.dtype)
             try:
                 feed[inp.name] = column.astype(dtype, copy=False)
             except (ValueError, TypeError) as exc:
