@@ -18,6 +18,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
+import numpy as np
 import orjson
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -37,8 +38,8 @@ from weir.errors import (
     WeirError,
 )
 from weir.serving.protocols import mlflow, records, v2
+from weir.serving.protocols.v2_metadata import datatype_of, model_metadata, server_metadata
 from weir.serving.protocols.v2_metadata import error_body as v2_error_body
-from weir.serving.protocols.v2_metadata import model_metadata, server_metadata
 from weir.serving.service import InferenceService, Outcome
 
 logger = logging.getLogger(__name__)
@@ -356,7 +357,12 @@ def _route_headers(outcome: Outcome) -> dict[str, str]:
     }
 
 
-_V2_TYPES = {"bool": "BOOL", "int32": "INT32", "int64": "INT64", "float32": "FP32", "float64": "FP64"}
+def _v2_type(type_name: str | None) -> str:
+    """A signature's type as a V2 datatype; strings, categories and datetimes travel as BYTES."""
+    try:
+        return datatype_of(np.empty(0, dtype=np.dtype(type_name)))
+    except (TypeError, WeirError):
+        return "BYTES"
 
 
 def _input_metadata(served: Any) -> list[dict[str, Any]]:
@@ -365,5 +371,5 @@ def _input_metadata(served: Any) -> list[dict[str, Any]]:
         return []
     schema = signature.inputs
     if schema.columns is None:
-        return [{"name": "input-0", "datatype": _V2_TYPES.get(schema.dtype, "BYTES"), "shape": list(schema.shape)}]
-    return [{"name": n, "datatype": _V2_TYPES.get(t, "BYTES"), "shape": [-1]} for n, t in schema.columns]
+        return [{"name": "input-0", "datatype": _v2_type(schema.dtype), "shape": list(schema.shape)}]
+    return [{"name": n, "datatype": _v2_type(t), "shape": [-1]} for n, t in schema.columns]
