@@ -131,9 +131,7 @@ class _Inference:
         allowed = sorted(
             m
             for r in app_routes
-            if isinstance(r, Route)
-            and r.endpoint is not self.unmatched
-            and r.matches(request.scope)[0] == Match.PARTIAL
+            if isinstance(r, Route) and r.matches(request.scope)[0] == Match.PARTIAL
             for m in (r.methods or ())
             if m != "HEAD"
         )

@@ -62,21 +62,21 @@ def load_version(registry: ModelRegistry, version: ModelVersion, *, threads: int
         loaded = registry.load(version.ref)
         example = registry.input_example(version)
         runtime = build_runtime(loaded, example, threads=threads)
-        served = ServedVersion(version, runtime, InputBuilder(version.signature), 0.0)
+        inputs = InputBuilder(version.signature)
         outputs: tuple[dict[str, Any], ...] = ()
         if example is not None:  # the check before traffic: the served path must answer the example
             data = example if isinstance(example, np.ndarray) else {c: example[c].to_numpy() for c in example}
-            got = served.predict(data)
+            got = runtime.predict(inputs.build(data))
             if len(got.predictions) != len(example):
                 raise ModelLoadError(f"{version.ref} answered {len(got.predictions)} rows for {len(example)}.")
             outputs = _outputs(got)
     except ModelLoadError:
         raise
-    except (WeirError, Exception) as exc:
+    except Exception as exc:
         raise ModelLoadError(f"{version.ref} cannot be served: {exc}") from exc
     seconds = time.perf_counter() - start
     logger.info("loaded %s in %.2f s: %s (%s)", version.ref, seconds, runtime.name, runtime.reason)
-    return ServedVersion(version, runtime, served.inputs, seconds, outputs)
+    return ServedVersion(version, runtime, inputs, seconds, outputs)
 
 
 def _outputs(prediction: Prediction) -> tuple[dict[str, Any], ...]:

@@ -141,11 +141,11 @@ class InferenceService:
 
     # --- following the registry ------------------------------------------------------------------
 
-    def refresh(self, *, force: bool = False) -> bool:
+    def refresh(self) -> bool:
         """Apply registry changes; returns whether anything was re-read."""
         with self._refresh_lock:
             stamp = self.registry.db.change_stamp()
-            if stamp == self.stamp and not force:
+            if stamp == self.stamp:
                 return False
             deployments = self.deployments.list_deployments()
             self.token_table = self.tokens.table()  # before any slow load: a revocation applies at once
@@ -183,6 +183,12 @@ class InferenceService:
         resolved = self.registry.resolve_versions(deployment.refs())
         served = {ref: self._served(version) for ref, version in resolved.items()}
         old = self.routes.get(deployment.endpoint)
+        if (
+            old is not None
+            and old.deployment.revision == deployment.revision
+            and [s.key for _, s in old.versions()] == [s.key for s in served.values()]
+        ):
+            return old  # nothing changed for this endpoint: keep its table (and its batchers' queues)
         options = deployment.options
         batchers = {}
         if int(options.get("max_batch_size", 1)) > 1:
