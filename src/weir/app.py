@@ -18,6 +18,7 @@ from typing import Any
 
 from weir.config import Settings, load_settings
 from weir.events import EventBus
+from weir.features import FeatureStore, OfflineStore, open_online_store
 from weir.registry import Deployments, ModelRegistry, Tokens
 from weir.store import ArtifactStore, Database
 
@@ -39,6 +40,22 @@ class Workspace:
         )
         self.deployments = Deployments(self.models)
         self.tokens = Tokens(self.models)
+        self._features: FeatureStore | None = None
+
+    @property
+    def features(self) -> FeatureStore:
+        """The feature store (opened on first use: its online store may be a Redis server)."""
+        if self._features is None:
+            self._features = FeatureStore(
+                self.db,
+                root=self.settings.feature_root,
+                online=open_online_store(self.settings.online_store),
+                offline=OfflineStore(
+                    memory_limit=self.settings.offline_memory_limit, temp_directory=self.settings.feature_root / "tmp"
+                ),
+                actor=self.settings.user,
+            )
+        return self._features
 
     def asgi_app(self) -> Any:
         """The REST control plane alone (a FastAPI application); :meth:`server_app` adds inference."""
@@ -79,6 +96,8 @@ class Workspace:
         run(self, workers=workers, allow_unauthenticated=allow_unauthenticated)
 
     def close(self) -> None:
+        if self._features is not None:
+            self._features.close()
         self.db.dispose()
 
     def __enter__(self) -> Workspace:

@@ -103,6 +103,25 @@ SETTINGS: tuple[Setting, ...] = (
         "'on' always, 'off' never (refused on a non-loopback host unless --allow-unauthenticated).",
     ),
     Setting("prediction_log", Path, None, "Folder of the prediction log (Parquet); default <home>/predictions."),
+    Setting(
+        "feature_root",
+        Path,
+        None,
+        "Folder of the feature store's own data (rows pushed to views, DuckDB spill files); default <home>/features.",
+    ),
+    Setting(
+        "online_store",
+        _str,
+        None,
+        "Online feature store: sqlite:///PATH (default sqlite:///<feature_root>/online.db) or "
+        "redis://HOST:PORT/DB (shared by several servers; pip install 'weir[redis]').",
+    ),
+    Setting(
+        "offline_memory_limit",
+        _str,
+        "4GB",
+        "Memory DuckDB may use for point-in-time joins and materialisation before spilling to disk.",
+    ),
     Setting("max_body_bytes", _positive_int, 16 * 1024 * 1024, "Largest request body the server accepts (413 above)."),
     Setting(
         "audit_key",
@@ -130,6 +149,9 @@ class Settings:
     auth: str
     prediction_log: Path
     max_body_bytes: int
+    feature_root: Path
+    online_store: str
+    offline_memory_limit: str
 
     def redacted_database_url(self) -> str:
         """The database URL with any password hidden, for messages and logs."""
@@ -204,6 +226,11 @@ def load_settings(
     if values["prediction_log"] is None:
         values["prediction_log"] = home / "predictions"
     values["prediction_log"] = Path(values["prediction_log"]).expanduser()
+    if values["feature_root"] is None:
+        values["feature_root"] = home / "features"
+    values["feature_root"] = Path(values["feature_root"]).expanduser()
+    if values["online_store"] is None:
+        values["online_store"] = f"sqlite:///{values['feature_root'] / 'online.db'}"
     if values["user"] is None:
         values["user"] = _os_user()
     return Settings(**{f.name: values[f.name] for f in fields(Settings)})

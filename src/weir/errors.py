@@ -108,6 +108,12 @@ class DeploymentNotFoundError(NotFoundError):
     code = "deployment_not_found"
 
 
+class FeatureNotFoundError(NotFoundError):
+    """An entity, feature view, feature service or feature that is not registered."""
+
+    code = "feature_not_found"
+
+
 class MethodNotAllowedError(WeirError):
     """The path exists, but not with this HTTP method."""
 
@@ -148,6 +154,18 @@ class ConflictError(WeirError):
 
     status = 409
     code = "conflict"
+
+
+class BreakingChangeError(ConflictError):
+    """A feature definition change that would break its consumers; the message names them."""
+
+    code = "breaking_change"
+
+
+class SourceError(ValidationError):
+    """A feature source that is missing, unreadable or whose schema disagrees with its view."""
+
+    code = "invalid_source"
 
 
 # --- 500-class: the system is not in a state to answer --------------------------------------

@@ -12,6 +12,7 @@ import typer
 
 from weir import __version__
 from weir.cli import deployments as deployments_cli
+from weir.cli import features as features_cli
 from weir.cli import models as models_cli
 from weir.cli import monitor as monitor_cli
 from weir.cli.context import CliState, console, err_console, print_json, state
@@ -29,6 +30,7 @@ app = typer.Typer(
 )
 app.add_typer(models_cli.app, name="models")
 app.add_typer(monitor_cli.app, name="monitor")
+app.add_typer(features_cli.app, name="features")
 app.add_typer(deployments_cli.app, name="deployments")
 app.add_typer(deployments_cli.tokens_app, name="tokens")
 app.command("deploy")(deployments_cli.deploy)

@@ -172,3 +172,37 @@ api_tokens = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=True),
     sa.Column("revoked_at", UTCDateTime, nullable=True),
 )
+
+feature_definitions = sa.Table(
+    "feature_definitions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.UniqueConstraint("kind", "name", "version", name="uq_feature_definitions_kind_name_version"),
+)
+
+feature_watermarks = sa.Table(
+    "feature_watermarks",
+    metadata,
+    sa.Column("view", sa.String(128), primary_key=True),
+    sa.Column("watermark", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+feature_profiles = sa.Table(
+    "feature_profiles",
+    metadata,
+    sa.Column("fingerprint", sa.String(80), primary_key=True),
+    sa.Column("service", sa.String(128), nullable=True),
+    sa.Column("service_version", sa.Integer, nullable=True),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("profile", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+)

@@ -1,0 +1,201 @@
+"""The offline store: point-in-time joins and latest-value scans on DuckDB, over the views' sources.
+
+The rule, for each entity row and view: among the feature rows with the same join keys and
+``entity_ts - ttl <= event_ts <= entity_ts`` (ttl 0: no lower bound), take the one with the latest
+event time; equal event times go to the latest created time, then to the row read last from the
+source. No row qualifies → nulls. Every entity row comes back exactly once, in input order.
+
+How: one DuckDB ASOF LEFT JOIN per view on a slim projection of the source (keys, the ordering key
+``(event_ts, created_ts, row_id)`` and a row id), then the matched rows' features are fetched by row
+id. The entity frame is registered as Arrow (no copy); DuckDB spills to ``temp_directory`` beyond
+``memory_limit``, so sources larger than memory work.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from weir.errors import SourceError
+from weir.features.definitions import FeatureView
+from weir.features.dtypes import DTYPES, source_type_fits
+from weir.features.sources import FileSource, SqlSource
+
+logger = logging.getLogger(__name__)
+
+ROW = "__row"
+LATEST = "'infinity'::TIMESTAMPTZ"
+EARLIEST = "'-infinity'::TIMESTAMPTZ"
+MAX_ROW = "9223372036854775807"
+
+
+def q(name: str) -> str:
+    """A quoted DuckDB identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class ViewRequest:
+    """One view of a join: the features wanted and the names they get in the result."""
+
+    view: FeatureView
+    features: Sequence[str]
+    output_names: Sequence[str]
+    pushed: str | None = None  # a glob of Parquet files of pushed rows, read with the source
+
+
+class OfflineStore:
+    def __init__(self, *, memory_limit: str = "4GB", temp_directory: str | Path | None = None) -> None:
+        self.memory_limit = memory_limit
+        self.temp_directory = None if temp_directory is None else str(temp_directory)
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect(config={"memory_limit": self.memory_limit})
+        con.execute("SET TimeZone = 'UTC'")
+        if self.temp_directory:
+            Path(self.temp_directory).mkdir(parents=True, exist_ok=True)
+            con.execute(f"SET temp_directory = '{self.temp_directory}'")
+        return con
+
+    # --- schemas ---------------------------------------------------------------------------------
+
+    def source_schema(self, con: duckdb.DuckDBPyConnection, view: FeatureView) -> dict[str, str]:
+        if isinstance(view.source, FileSource):
+            view.source.files()  # a clear error for a missing file
+        try:
+            rows = con.execute(f"DESCRIBE SELECT * FROM {view.source.relation()}").fetchall()
+        except duckdb.Error as exc:
+            raise SourceError(f"FeatureView {view.name!r}: its source cannot be read: {exc}") from exc
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    def check_source(self, con: duckdb.DuckDBPyConnection, view: FeatureView, features: Sequence[str]) -> None:
+        schema = self.source_schema(con, view)
+        where = f"FeatureView {view.name!r} source"
+        needed: dict[str, str] = {**view.join_keys(), **{f: view.fields[f] for f in features}}
+        needed[view.event_time] = "timestamp"
+        if view.created_time:
+            needed[view.created_time] = "timestamp"
+        for column, dtype in needed.items():
+            if column not in schema:
+                raise SourceError(
+                    f"{where} has no column {column!r}; it has {', '.join(schema)}. Fix the source or the view.",
+                    view=view.name,
+                    column=column,
+                )
+            if not source_type_fits(dtype, schema[column]):
+                raise SourceError(
+                    f"{where} column {column!r} is {schema[column]}, but the view declares {dtype}.",
+                    view=view.name,
+                    column=column,
+                )
+
+    def snapshot(self, con: duckdb.DuckDBPyConnection, view: FeatureView) -> str:
+        if isinstance(view.source, SqlSource):
+            count, hashed = con.execute(view.source.snapshot_query()).fetchone() or (0, 0)
+            return f"{count}:{hashed}"
+        return view.source.snapshot()
+
+    # --- point-in-time join ----------------------------------------------------------------------
+
+    def join(
+        self, con: duckdb.DuckDBPyConnection, entities: pa.Table, timestamp_column: str, requests: Sequence[ViewRequest]
+    ) -> pa.Table:
+        """``entities`` (with ``__row``) with every requested feature, point-in-time correct."""
+        # Several record batches let DuckDB scan the entity rows on every core.
+        con.register("__entities", pa.Table.from_batches(entities.to_batches(max_chunksize=16_384), entities.schema))
+        ts = q(timestamp_column)
+        ctes = [f"__e AS (SELECT *, struct_pack(t := {ts}, c := {LATEST}, r := {MAX_ROW}) AS __k FROM __entities)"]
+        joins, picked, fetches, selects = [], [], [], []
+        for i, req in enumerate(requests):
+            view, s = req.view, f"__s{i}"
+            source = self._rows(con, req, i)
+            event = f"{q(view.event_time)}::TIMESTAMPTZ"
+            created = f"coalesce({q(view.created_time)}::TIMESTAMPTZ, {EARLIEST})" if view.created_time else EARLIEST
+            keys = ", ".join(f"{q(k)}::{DTYPES[d].duckdb} AS {q(k)}" for k, d in view.join_keys().items())
+            # The ordering key (event, created, row id): the ASOF match is the greatest key <= (entity ts, +inf, max).
+            ctes.append(
+                f"{s} AS (SELECT {keys}, {event} AS __t, struct_pack(t := {event}, c := {created}, r := __rid) AS __k, "
+                f"__rid FROM {source} WHERE {q(view.event_time)} IS NOT NULL)"
+            )
+            on = " AND ".join(f"__e.{q(k)} = {s}.{q(k)}" for k in view.join_keys())
+            joins.append(f"ASOF LEFT JOIN {s} ON {on} AND __e.__k >= {s}.__k")
+            ttl_us = int(view.ttl.total_seconds() * 1_000_000)
+            fresh = f"{s}.__t >= __e.{ts} - INTERVAL {ttl_us} MICROSECONDS" if ttl_us else "TRUE"
+            picked.append(f"CASE WHEN {fresh} THEN {s}.__rid END AS __m{i}")
+            wanted = ", ".join(q(f) for f in req.features)
+            fetches.append(f"LEFT JOIN (SELECT __rid, {wanted} FROM {source}) __f{i} ON __f{i}.__rid = __m.__m{i}")
+            for feature, name in zip(req.features, req.output_names, strict=True):
+                selects.append(f"__f{i}.{q(feature)}::{DTYPES[view.fields[feature]].duckdb} AS {q(name)}")
+        ctes.append(f"__m AS (SELECT __e.* EXCLUDE (__k), {', '.join(picked)} FROM __e {' '.join(joins)})")
+        hidden = ", ".join(f"__m{i}" for i in range(len(requests)))
+        sql = (
+            f"WITH {', '.join(ctes)} SELECT __m.* EXCLUDE ({hidden}), {', '.join(selects)} "
+            f"FROM __m {' '.join(fetches)} ORDER BY __m.{ROW}"
+        )
+        try:
+            return con.sql(sql).to_arrow_table()
+        except duckdb.Error as exc:
+            raise SourceError(f"The point-in-time join failed while reading the sources: {exc}") from exc
+
+    def _rows(self, con: duckdb.DuckDBPyConnection, req: ViewRequest, i: int) -> str:
+        """A relation of the view's rows with a stable ``__rid``: the source itself for Parquet, else a
+        temporary table numbered once (CSV, SQL, or a source with pushed rows)."""
+        view = req.view
+        row_id = view.source.row_id()
+        if row_id is not None and req.pushed is None:
+            return f"(SELECT *, {row_id} AS __rid FROM {view.source.relation()})"
+        columns = [
+            *view.join_keys(),
+            view.event_time,
+            *([view.created_time] if view.created_time else []),
+            *view.fields,
+        ]
+        cols = ", ".join(q(c) for c in columns)
+        parts = [f"SELECT {cols} FROM {view.source.relation()}"]
+        if req.pushed is not None:
+            parts.append(f"SELECT {cols} FROM read_parquet('{req.pushed}', union_by_name = true)")
+        union = " UNION ALL BY NAME ".join(parts)
+        table = f"__rows{i}"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT *, row_number() OVER () AS __rid FROM ({union})")
+        return table
+
+    # --- latest values (materialisation) ---------------------------------------------------------
+
+    def latest(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        req: ViewRequest,
+        start: datetime | None,
+        end: datetime,
+        batch_rows: int = 50_000,
+    ) -> Iterator[pa.RecordBatch]:
+        """The newest row per join key with ``start <= event_ts < end``, as Arrow batches (keys, the
+        event and created times as ``__event_ts``/``__created_ts``, then the features)."""
+        view = req.view
+        source = self._rows(con, req, 0)
+        ev = q(view.event_time)
+        created = f"{q(view.created_time)}::TIMESTAMPTZ" if view.created_time else "NULL::TIMESTAMPTZ"
+        keys = ", ".join(f"{q(k)}::{DTYPES[d].duckdb} AS {q(k)}" for k, d in view.join_keys().items())
+        feats = ", ".join(f"{q(f)}::{DTYPES[view.fields[f]].duckdb} AS {q(f)}" for f in req.features)
+        where = [f"{ev} IS NOT NULL", f"{ev}::TIMESTAMPTZ < $end"]
+        params: dict[str, object] = {"end": end}
+        if start is not None:
+            where.append(f"{ev}::TIMESTAMPTZ >= $start")
+            params["start"] = start
+        partition = ", ".join(q(k) for k in view.join_keys())
+        sql = (
+            f"SELECT {keys}, {ev}::TIMESTAMPTZ AS __event_ts, {created} AS __created_ts, {feats} FROM {source} "
+            f"WHERE {' AND '.join(where)} QUALIFY row_number() OVER (PARTITION BY {partition} "
+            f"ORDER BY {ev}::TIMESTAMPTZ DESC, {created} DESC NULLS LAST, __rid DESC) = 1"
+        )
+        try:
+            reader = con.sql(sql, params=params).to_arrow_reader(batch_rows)
+        except duckdb.Error as exc:
+            raise SourceError(f"FeatureView {view.name!r}: reading its latest values failed: {exc}") from exc
+        yield from reader

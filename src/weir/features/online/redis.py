@@ -1,0 +1,84 @@
+"""The shared online store on Redis: one hash per (view, entity key) holding the event time ``e``, the
+created time ``c`` and the value ``v``. Ordered writes run as one Lua script per batch, so the
+compare-and-set is atomic even with several writers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from weir.errors import StoreUnavailableError, ValidationError
+from weir.features.online.base import OnlineRow, StoredValue
+
+_WRITE = """
+local n = 0
+for i = 1, #KEYS do
+  local e = tonumber(ARGV[3 * i - 2])
+  local c = tonumber(ARGV[3 * i - 1])
+  local cur = redis.call('HMGET', KEYS[i], 'e', 'c')
+  local ce = tonumber(cur[1])
+  if (not ce) or e > ce or (e == ce and c >= tonumber(cur[2])) then
+    redis.call('HSET', KEYS[i], 'e', ARGV[3 * i - 2], 'c', ARGV[3 * i - 1], 'v', ARGV[3 * i])
+    n = n + 1
+  end
+end
+return n
+"""
+_BATCH = 1000
+
+
+class RedisOnlineStore:
+    def __init__(self, url: str, *, prefix: str = "weir") -> None:
+        try:
+            import redis
+        except ImportError as exc:  # pragma: no cover - the extra is part of dev installs
+            raise ValidationError("The Redis online store needs the redis package: pip install 'weir[redis]'.") from exc
+        self.url = url
+        self.prefix = prefix.encode()
+        self._errors: tuple[type[Exception], ...] = (redis.RedisError,)
+        self.client: Any = redis.Redis.from_url(url, socket_timeout=10)
+        try:
+            self.client.ping()
+        except redis.RedisError as exc:
+            raise StoreUnavailableError(f"Online store {url} does not answer: {exc}") from exc
+        self._script = self.client.register_script(_WRITE)
+
+    def _key(self, view: str, key: bytes) -> bytes:
+        return self.prefix + b":" + view.encode() + b":" + key
+
+    def write(self, view: str, rows: Sequence[OnlineRow]) -> int:
+        written = 0
+        for start in range(0, len(rows), _BATCH):
+            chunk = rows[start : start + _BATCH]
+            args: list[Any] = []
+            for r in chunk:
+                args += [r.event_us, r.created_us, r.value]
+            written += int(self._script(keys=[self._key(view, r.key) for r in chunk], args=args))
+        return written
+
+    def read(self, view: str, keys: Sequence[bytes]) -> list[StoredValue | None]:
+        if len(keys) == 1:
+            found = [self.client.hmget(self._key(view, keys[0]), "e", "v")]
+        else:
+            pipe = self.client.pipeline(transaction=False)
+            for key in keys:
+                pipe.hmget(self._key(view, key), "e", "v")
+            found = pipe.execute()
+        return [None if e is None else StoredValue(int(e), v) for e, v in found]
+
+    def delete_view(self, view: str) -> int:
+        removed = 0
+        pattern = self.prefix + b":" + view.encode() + b":*"
+        batch: list[bytes] = []
+        for key in self.client.scan_iter(match=pattern, count=1000):
+            batch.append(key)
+            if len(batch) >= _BATCH:
+                removed += self.client.delete(*batch)
+                batch = []
+        if batch:
+            removed += self.client.delete(*batch)
+        return removed
+
+    def close(self) -> None:
+        self.client.close()

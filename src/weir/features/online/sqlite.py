@@ -1,0 +1,91 @@
+"""The embedded online store: one SQLite table (WAL mode), one connection per thread.
+
+>>> import tempfile, os
+>>> store = SqliteOnlineStore(os.path.join(tempfile.mkdtemp(), "online.db"))
+>>> store.write("v", [OnlineRow(b"[1]", 20, 0, b'{"x":2}'), OnlineRow(b"[1]", 10, 0, b'{"x":1}')])
+1
+>>> store.read("v", [b"[1]", b"[2]"])
+[StoredValue(event_us=20, value=b'{"x":2}'), None]
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from weir.errors import StoreUnavailableError
+from weir.features.online.base import OnlineRow, StoredValue
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS online_values (
+    view TEXT NOT NULL, key BLOB NOT NULL, event_us INTEGER NOT NULL, created_us INTEGER NOT NULL,
+    value BLOB NOT NULL, PRIMARY KEY (view, key)
+) WITHOUT ROWID
+"""
+_UPSERT = (
+    "INSERT INTO online_values VALUES (?, ?, ?, ?, ?) ON CONFLICT (view, key) DO UPDATE SET "
+    "event_us = excluded.event_us, created_us = excluded.created_us, value = excluded.value "
+    "WHERE (excluded.event_us, excluded.created_us) >= (online_values.event_us, online_values.created_us)"
+)
+_ONE = "SELECT event_us, value FROM online_values WHERE view = ? AND key = ?"
+_CHUNK = 500  # keys per IN (...) query, below SQLite's variable limit
+
+
+class SqliteOnlineStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.url = f"sqlite:///{self.path}"
+        self._local = threading.local()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connection() as conn:
+            conn.execute(_SCHEMA)
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+            except sqlite3.Error as exc:
+                raise StoreUnavailableError(f"Online store {self.path} cannot be opened: {exc}") from exc
+            self._local.conn = conn
+        return conn
+
+    def write(self, view: str, rows: Sequence[OnlineRow]) -> int:
+        conn = self._connection()
+        before = conn.total_changes
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(_UPSERT, [(view, r.key, r.event_us, r.created_us, r.value) for r in rows])
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return conn.total_changes - before
+
+    def read(self, view: str, keys: Sequence[bytes]) -> list[StoredValue | None]:
+        conn = self._connection()
+        if len(keys) == 1:
+            row = conn.execute(_ONE, (view, keys[0])).fetchone()
+            return [None if row is None else StoredValue(row[0], row[1])]
+        found: dict[bytes, StoredValue] = {}
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT key, event_us, value FROM online_values WHERE view = ? AND key IN ({marks})"
+            for key, event_us, value in conn.execute(sql, (view, *chunk)):
+                found[key] = StoredValue(event_us, value)
+        return [found.get(k) for k in keys]
+
+    def delete_view(self, view: str) -> int:
+        conn = self._connection()
+        return conn.execute("DELETE FROM online_values WHERE view = ?", (view,)).rowcount
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
