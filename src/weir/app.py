@@ -51,7 +51,9 @@ class Workspace:
                 root=self.settings.feature_root,
                 online=open_online_store(self.settings.online_store),
                 offline=OfflineStore(
-                    memory_limit=self.settings.offline_memory_limit, temp_directory=self.settings.feature_root / "tmp"
+                    memory_limit=self.settings.offline_memory_limit,
+                    temp_directory=self.settings.feature_root / "tmp",
+                    index_root=self.settings.feature_root / "index",
                 ),
                 actor=self.settings.user,
             )

@@ -14,9 +14,11 @@ id. The entity frame is registered as Arrow (no copy); DuckDB spills to ``temp_d
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -25,6 +27,7 @@ import pyarrow as pa
 from weir.errors import SourceError
 from weir.features.definitions import FeatureView
 from weir.features.dtypes import DTYPES, source_type_fits
+from weir.features.offline_index import IndexStore, gather, lookup, usable
 from weir.features.sources import FileSource, SqlSource
 
 logger = logging.getLogger(__name__)
@@ -51,17 +54,30 @@ class ViewRequest:
 
 
 class OfflineStore:
-    def __init__(self, *, memory_limit: str = "4GB", temp_directory: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        memory_limit: str = "4GB",
+        temp_directory: str | Path | None = None,
+        index_root: str | Path | None = None,
+    ) -> None:
         self.memory_limit = memory_limit
         self.temp_directory = None if temp_directory is None else str(temp_directory)
+        self.indexes = None if index_root is None else IndexStore(Path(index_root))
+        self._db: duckdb.DuckDBPyConnection | None = None
+        self._lock = threading.Lock()
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        con = duckdb.connect(config={"memory_limit": self.memory_limit})
-        con.execute("SET TimeZone = 'UTC'")
-        if self.temp_directory:
-            Path(self.temp_directory).mkdir(parents=True, exist_ok=True)
-            con.execute(f"SET temp_directory = '{self.temp_directory}'")
-        return con
+        """A connection of its own (close it after use) to this store's one in-memory DuckDB database."""
+        with self._lock:
+            if self._db is None:
+                db = duckdb.connect(config={"memory_limit": self.memory_limit})
+                db.execute("SET TimeZone = 'UTC'")
+                if self.temp_directory:
+                    Path(self.temp_directory).mkdir(parents=True, exist_ok=True)
+                    db.execute(f"SET temp_directory = '{self.temp_directory}'")
+                self._db = db
+        return self._db.cursor()
 
     # --- schemas ---------------------------------------------------------------------------------
 
@@ -105,8 +121,45 @@ class OfflineStore:
 
     def join(
         self, con: duckdb.DuckDBPyConnection, entities: pa.Table, timestamp_column: str, requests: Sequence[ViewRequest]
+    ) -> tuple[pa.Table, dict[str, str]]:
+        """``entities`` (with ``__row``) with every requested feature, point-in-time correct, and the
+        snapshot digest of each view's source. Views with an index (see ``offline_index``) are joined
+        by binary search; the others by DuckDB's ASOF JOIN."""
+        snapshots: dict[str, str] = {}
+        taken: dict[int, list[pa.Array]] = {}
+        if self.indexes is not None:
+            times = entities[timestamp_column].cast(pa.int64()).to_numpy()
+            for i, req in enumerate(requests):
+                if not usable(req.view):
+                    continue
+                index, composite = self.indexes.get(
+                    con,
+                    req.view,
+                    req.pushed,
+                    partial(self._rows, con, req, i),
+                    partial(self.snapshot, con, req.view),
+                )
+                if not len(composite) and index.table.num_rows:
+                    continue
+                (key,) = req.view.join_keys()
+                ttl_us = int(req.view.ttl.total_seconds() * 1_000_000)
+                rows = lookup(index, composite, entities[key], times, ttl_us)
+                taken[i] = gather(index.table, req.features, rows)
+                snapshots[req.view.name] = index.snapshot
+        rest = [r for i, r in enumerate(requests) if i not in taken]
+        table = self._asof(con, entities, timestamp_column, rest) if rest else entities
+        for req in rest:
+            snapshots[req.view.name] = self.snapshot(con, req.view)
+        columns = [table.column(c) for c in entities.column_names]
+        names = list(entities.column_names)
+        for i, req in enumerate(requests):
+            names += req.output_names
+            columns += taken[i] if i in taken else [table.column(n) for n in req.output_names]
+        return pa.table(columns, names=names), snapshots
+
+    def _asof(
+        self, con: duckdb.DuckDBPyConnection, entities: pa.Table, timestamp_column: str, requests: Sequence[ViewRequest]
     ) -> pa.Table:
-        """``entities`` (with ``__row``) with every requested feature, point-in-time correct."""
         # Several record batches let DuckDB scan the entity rows on every core.
         con.register("__entities", pa.Table.from_batches(entities.to_batches(max_chunksize=16_384), entities.schema))
         ts = q(timestamp_column)

@@ -84,7 +84,7 @@ class FeatureStore:
         self.catalog = FeatureCatalog(db, actor=actor)
         self.root = Path(root)
         self.online = online if online is not None else SqliteOnlineStore(self.root / "online.db")
-        self.offline = offline if offline is not None else OfflineStore(temp_directory=self.root / "tmp")
+        self.offline = offline or OfflineStore(temp_directory=self.root / "tmp", index_root=self.root / "index")
         self._plans: dict[Any, tuple[int, float, list[_ViewPlan]]] = {}
         self._plans_lock = threading.Lock()
 
@@ -154,11 +154,12 @@ class FeatureStore:
             for name, wanted in grouped.items():
                 self.offline.check_source(con, views[name], wanted)
                 requests.append(ViewRequest(views[name], wanted, names[name], self._pushed(name)))
-            table = self.offline.join(con, entities, timestamp_column, requests).drop_columns([ROW])
+            table, snapshots = self.offline.join(con, entities, timestamp_column, requests)
+            table = table.drop_columns([ROW])
             parts = {
                 "views": {n: v.to_spec() for n, v in views.items()},
                 "features": grouped,
-                "snapshots": {n: self.offline.snapshot(con, v) + self._pushed_snapshot(n) for n, v in views.items()},
+                "snapshots": {n: snapshots[n] + self._pushed_snapshot(n) for n in views},
                 "timestamp_column": timestamp_column,
                 "full_feature_names": full_feature_names,
             }
