@@ -63,7 +63,9 @@ class Workspace:
         """The REST control plane alone (a FastAPI application); :meth:`server_app` adds inference."""
         from weir.api import create_app
 
-        return create_app(self.models, self.settings, deployments=self.deployments, tokens=self.tokens)
+        return create_app(
+            self.models, self.settings, deployments=self.deployments, tokens=self.tokens, features=self.features
+        )
 
     def server_app(self, *, threads: int = 1, metrics_dir: str | None = None) -> Any:
         """The whole server: inference (V2, MLflow, JSON) in front of the control plane, following the
@@ -86,9 +88,21 @@ class Workspace:
             threads=threads,
         ).start()
         auth = Auth(self.settings.auth, lambda: service.token_table, self.settings.user)
-        control = create_app(self.models, self.settings, deployments=self.deployments, tokens=self.tokens, auth=auth)
+        control = create_app(
+            self.models,
+            self.settings,
+            deployments=self.deployments,
+            tokens=self.tokens,
+            features=self.features,
+            auth=auth,
+        )
         return create_server_app(
-            service, control, auth=auth, max_body=self.settings.max_body_bytes, on_shutdown=service.close
+            service,
+            control,
+            auth=auth,
+            max_body=self.settings.max_body_bytes,
+            features=self.features,
+            on_shutdown=service.close,
         )
 
     def serve(self, *, workers: int = 1, allow_unauthenticated: bool = False) -> None:

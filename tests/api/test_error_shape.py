@@ -21,6 +21,7 @@ pytestmark = pytest.mark.anyio
 
 M = f"{API}/models/{{name}}"
 D = f"{API}/deployments/{{endpoint}}"
+F = f"{API}/features"
 
 
 def break_database(ws: weir.Workspace, tmp_path: Path) -> None:
@@ -151,6 +152,17 @@ CASES: list[Case] = [
     Case("GET", f"{API}/tokens", f"{API}/tokens", 503, "store_unavailable", setup=break_database),
     Case("POST", f"{API}/tokens", f"{API}/tokens", 400, "invalid_input", json={"name": "t", "scopes": ["root"]}),
     Case("DELETE", f"{API}/tokens/{{name}}", f"{API}/tokens/nobody", 404, "not_found"),
+    Case("GET", F, f"{API}/features?kind=model", 400, "invalid_input"),
+    Case("GET", f"{F}/{{kind}}/{{name}}", f"{API}/features/view/nope", 404, "feature_not_found"),
+    Case("POST", f"{F}/online", f"{API}/features/online", 400, "invalid_input", content=b"{not json"),
+    Case(
+        "POST",
+        f"{F}/online",
+        f"{API}/features/online",
+        404,
+        "feature_not_found",
+        json={"features": "nope", "entities": [{"driver_id": 1}]},
+    ),
 ]
 
 

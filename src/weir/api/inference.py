@@ -33,10 +33,12 @@ from weir.errors import (
     MethodNotAllowedError,
     NotFoundError,
     PayloadTooLargeError,
-    UnsupportedOperationError,
+    ServiceUnavailableError,
+    SignatureError,
     ValidationError,
     WeirError,
 )
+from weir.features import PRESENT, FeatureStore
 from weir.serving.protocols import mlflow, records, v2
 from weir.serving.protocols.v2_metadata import datatype_of, model_metadata, server_metadata
 from weir.serving.protocols.v2_metadata import error_body as v2_error_body
@@ -57,10 +59,11 @@ def create_server_app(
     *,
     auth: Auth,
     max_body: int,
+    features: FeatureStore | None = None,
     on_shutdown: Callable[[], None] | None = None,
 ) -> Starlette:
     """Inference routes in front of the control plane (``control``, mounted at ``/``)."""
-    api = _Inference(service, auth, max_body)
+    api = _Inference(service, auth, max_body, features)
     route = api.route
     routes: list[BaseRoute] = [  # the prediction routes first: the router tries routes in order
         route("/v2/models/{name}/infer", "predict", "v2", api.v2_infer, "POST"),
@@ -99,8 +102,9 @@ def create_server_app(
 
 
 class _Inference:
-    def __init__(self, service: InferenceService, auth: Auth, max_body: int) -> None:
+    def __init__(self, service: InferenceService, auth: Auth, max_body: int, features: FeatureStore | None) -> None:
         self.service = service
+        self.features = features
         self.auth = auth
         self.max_body = max_body
 
@@ -248,12 +252,8 @@ class _Inference:
     async def predict(self, request: Request) -> Response:
         start = time.perf_counter()
         parsed = records.parse_predict_request(await self._body(request))
-        if parsed.table is None:
-            raise UnsupportedOperationError(
-                "Requests by entity keys need the feature registry's online store, which this server does not "
-                "have yet; send 'records' or 'columns' with the feature values."
-            )
-        outcome = await self._predict(request, parsed.table, parsed.request_id, "json", parsed.route_key)
+        table = parsed.table if parsed.entities is None else self._online_features(request, parsed.entities)
+        outcome = await self._predict(request, table, parsed.request_id, "json", parsed.route_key)
         p = outcome.prediction
         encoded = records.encode_predict_response(
             request_id=outcome.request_id,
@@ -267,6 +267,32 @@ class _Inference:
         )
         self._observe(outcome, start, "json")
         return Response(encoded, headers=_route_headers(outcome), media_type=JSON)
+
+    def _online_features(self, request: Request, entities: list[dict[str, Any]]) -> Any:
+        """The model input for a request by entity keys: the endpoint's feature service read online."""
+        name = request.path_params["name"]
+        routes = self.service.routes.get(name)
+        service = None if routes is None else routes.deployment.options.get("feature_service")
+        if routes is not None and not service:
+            raise ValidationError(
+                f"Endpoint {name!r} has no feature service, so it cannot look up entity keys; send records or "
+                f"columns, or deploy it with --feature-service NAME.",
+                field="entities",
+            )
+        if self.features is None or service is None:
+            raise ServiceUnavailableError(
+                f"Endpoint {name!r} is not being served, or this server has no feature store."
+            )
+        online = self.features.get_online(service, entities)
+        missing = [f for f, statuses in online.statuses.items() if any(s != PRESENT for s in statuses)]
+        if missing:
+            raise SignatureError(
+                f"No fresh online value of {missing[0]!r} for some entities "
+                f"({', '.join(sorted({s for s in online.statuses[missing[0]] if s != PRESENT}))}); "
+                "materialise or push the feature values, or send records.",
+                field=missing[0],
+            )
+        return mlflow.table_from_columns(online.values, "entities")
 
     async def feedback(self, request: Request) -> Response:
         labels = records.parse_feedback(await self._body(request))

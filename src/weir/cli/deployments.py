@@ -43,6 +43,9 @@ def deploy(
     log_sample: Annotated[float | None, typer.Option(help="Share of requests logged, [0, 1].")] = None,
     max_batch_size: Annotated[int | None, typer.Option(help="Micro-batch concurrent requests up to N rows.")] = None,
     max_batch_wait_ms: Annotated[float | None, typer.Option(help="Longest a request waits for a batch.")] = None,
+    feature_service: Annotated[
+        str | None, typer.Option(help="Feature service read online for requests that send entity keys.")
+    ] = None,
     reason: ReasonOption = "",
     as_json: JsonOption = False,
 ) -> None:
@@ -51,7 +54,12 @@ def deploy(
     for item in shadow or []:
         ref, _, percent = item.partition(":")
         shadows.append((ref, float(percent) if percent else 100.0))
-    given = {"log_sample": log_sample, "max_batch_size": max_batch_size, "max_batch_wait_ms": max_batch_wait_ms}
+    given = {
+        "log_sample": log_sample,
+        "max_batch_size": max_batch_size,
+        "max_batch_wait_ms": max_batch_wait_ms,
+        "feature_service": feature_service,
+    }
     options = {k: v for k, v in given.items() if v is not None}
     d = (
         state(ctx)

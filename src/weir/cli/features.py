@@ -110,7 +110,12 @@ def training_frame(
         raise ValidationError(f"Entity file {str(entities)!r} does not exist.")
     frame_in = pd.read_parquet(entities) if entities.suffix != ".csv" else pd.read_csv(entities)
     if entities.suffix == ".csv" and timestamp_column in frame_in:
-        frame_in[timestamp_column] = pd.to_datetime(frame_in[timestamp_column], utc=True)
+        try:
+            frame_in[timestamp_column] = pd.to_datetime(frame_in[timestamp_column], utc=True, format="ISO8601")
+        except ValueError as exc:
+            raise ValidationError(
+                f"{entities}: column {timestamp_column!r} holds a value that is not ISO 8601: {exc}"
+            ) from exc
     wanted: str | list[str] = features if ":" not in features else [f.strip() for f in features.split(",")]
     with Progress(
         SpinnerColumn(),

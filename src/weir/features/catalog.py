@@ -82,15 +82,24 @@ class FeatureCatalog:
         with self.db.write() as conn:
             latest = {(r.kind, r.name): r for r in self._latest(conn)}
             pending = {(d.kind, d.name): d.to_spec() for d in items}
+            changed = [
+                d
+                for d in items
+                if (d.kind, d.name) not in latest or latest[(d.kind, d.name)].spec != pending[(d.kind, d.name)]
+            ]
+            if not force:  # first, so that a refusal names every consumer, even one defined in the same file
+                for item in changed:
+                    if (item.kind, item.name) in latest:
+                        old = latest[(item.kind, item.name)].spec
+                        self._refuse_breaking(conn, item, old, pending[(item.kind, item.name)], latest, pending)
             self._check_references(items, latest, pending)
             for item in items:
                 spec = pending[(item.kind, item.name)]
                 before = latest.get((item.kind, item.name))
-                if before is not None and digest(before.spec) == digest(spec):
+                if item not in changed:
+                    assert before is not None
                     results.append(Applied(item.kind, item.name, before.version, "unchanged"))
                     continue
-                if before is not None and not force:
-                    self._refuse_breaking(conn, item, before.spec, spec, latest, pending)
                 version = 1 if before is None else before.version + 1
                 conn.execute(
                     feature_definitions.insert().values(

@@ -5,6 +5,7 @@ compare-and-set is atomic even with several writers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -69,7 +70,10 @@ class RedisOnlineStore:
 
     def delete_view(self, view: str) -> int:
         removed = 0
-        pattern = self.prefix + b":" + view.encode() + b":*"
+        # The name is matched literally (glob characters escaped), then the '[' every encoded key starts
+        # with, so that deleting view "v" leaves view "v:w" alone.
+        literal = re.sub(rb"([*?\[\]\\])", rb"\\\1", self.prefix + b":" + view.encode() + b":")
+        pattern = literal + b"[[]*"
         batch: list[bytes] = []
         for key in self.client.scan_iter(match=pattern, count=1000):
             batch.append(key)
