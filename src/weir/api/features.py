@@ -58,18 +58,21 @@ def definition_history(request: Request, kind: str, name: str) -> JSONDict:
     dependencies=[READ],
 )
 async def online(request: Request) -> Response:
-    store = _features(request)
+    return Response(read_online(_features(request), await request.body()), media_type="application/json")
+
+
+def read_online(store: FeatureStore, body: bytes) -> bytes:
+    """Answer an online read (the control plane's route, and the server's fast path in front of it)."""
     try:
-        body: Any = orjson.loads(await request.body())
+        document: Any = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise ValidationError(f"The body is not valid JSON: {exc}.") from exc
-    if not isinstance(body, dict) or "features" not in body or "entities" not in body:
+    if type(document) is not dict or "features" not in document or "entities" not in document:
         raise ValidationError('The body must be an object with "features" and "entities".')
-    features = body["features"]
+    features = document["features"]
     if not isinstance(features, str) and not (isinstance(features, list) and all(isinstance(f, str) for f in features)):
         raise ValidationError('"features" must be a feature service name or a list of "view:feature" references.')
-    full = body.get("full_feature_names", False)
+    full = document.get("full_feature_names", False)
     if not isinstance(full, bool):
         raise ValidationError('"full_feature_names" must be true or false.')
-    result = store.get_online(features, body["entities"], full_feature_names=full)
-    return Response(orjson.dumps(result.to_json()), media_type="application/json")
+    return orjson.dumps(store.get_online(features, document["entities"], full_feature_names=full).to_json())

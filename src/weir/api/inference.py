@@ -29,6 +29,7 @@ from starlette.routing import BaseRoute, Match, Mount, Route
 from weir import __version__
 from weir.api.auth import PUBLIC, Auth, scoped
 from weir.api.errors import error_body as weir_error_body
+from weir.api.features import read_online
 from weir.errors import (
     MethodNotAllowedError,
     NotFoundError,
@@ -81,6 +82,7 @@ def create_server_app(
         route("/v2/models/{name}/versions/{version}/ready", "predict", "v2", api.model_ready),
         route("/v1/endpoints/{name}/feedback", "predict", "weir", api.feedback, "POST"),
         route("/v1/status", "read", "weir", api.status),
+        route("/api/v1/features/online", "read", "weir", api.features_online, "POST"),  # fast path of the same route
         route("/metrics", "read", "weir", api.metrics),
         # the protocols' own paths answer a wrong method (405) or path (404) in their own error shape
         route("/v2/{rest:path}", PUBLIC, "v2", api.unmatched, *ANY_METHOD),
@@ -267,6 +269,11 @@ class _Inference:
         )
         self._observe(outcome, start, "json")
         return Response(encoded, headers=_route_headers(outcome), media_type=JSON)
+
+    async def features_online(self, request: Request) -> Response:
+        if self.features is None:
+            raise ServiceUnavailableError("This server has no feature store.")
+        return Response(read_online(self.features, await self._body(request)), media_type=JSON)
 
     def _online_features(self, request: Request, entities: list[dict[str, Any]]) -> Any:
         """The model input for a request by entity keys: the endpoint's feature service read online."""

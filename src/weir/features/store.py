@@ -60,6 +60,7 @@ logger = logging.getLogger(__name__)
 
 PLAN_RECHECK_S = 1.0  # how often cached online plans look for newly applied definitions
 NO_CREATED_US = -(2**52)
+_EMPTY: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,9 @@ class FeatureStore:
             return features, version, group_refs(service.refs())
         if not features:
             raise ValidationError("Ask for a feature service name or a list of 'view:feature' references.")
+        twice = sorted({f for f in features if list(features).count(f) > 1})
+        if twice:
+            raise ValidationError(f"Feature {twice[0]!r} is asked for twice.")
         return None, None, group_refs(features)
 
     def _views(self, grouped: Mapping[str, list[str]]) -> dict[str, FeatureView]:
@@ -383,23 +387,18 @@ class FeatureStore:
                 keys.append(column)
             encoded = [encode_key(k) for k in zip(*keys, strict=True)]
             stored = self.online.read(vp.view, encoded)
-            columns: list[list[Any]] = [[] for _ in vp.features]
-            status: list[str] = []
-            event_us: list[int | None] = []
-            for found in stored:
-                if found is None or (vp.ttl_us and now_us - found.event_us > vp.ttl_us):
-                    for column in columns:
-                        column.append(None)
-                    status.append(NOT_FOUND if found is None else OUTSIDE_MAX_AGE)
-                    event_us.append(None if found is None else found.event_us)
-                    continue
-                values = orjson.loads(found.value)
-                for column, feature in zip(columns, vp.features, strict=True):
-                    column.append(values.get(feature))
-                status.append(PRESENT)
-                event_us.append(found.event_us)
-            for name, column in zip(vp.names, columns, strict=True):
-                out.values[name] = column
+            ttl = vp.ttl_us
+            status = [
+                NOT_FOUND if s is None else OUTSIDE_MAX_AGE if ttl and now_us - s.event_us > ttl else PRESENT
+                for s in stored
+            ]
+            decoded = [
+                _EMPTY if st is not PRESENT else orjson.loads(s.value)  # type: ignore[union-attr]
+                for s, st in zip(stored, status, strict=True)
+            ]
+            event_us = [None if s is None else s.event_us for s in stored]
+            for feature, name in zip(vp.features, vp.names, strict=True):
+                out.values[name] = [d.get(feature) for d in decoded]
                 out.statuses[name] = status
                 out.event_us[name] = event_us
         return out
@@ -409,6 +408,8 @@ class FeatureStore:
 
 
 def _rows(entity_rows: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]) -> Sequence[Mapping[str, Any]]:
+    if type(entity_rows) is list and entity_rows and type(entity_rows[0]) is dict:
+        return entity_rows
     if isinstance(entity_rows, Mapping):
         columns = {k: list(v) if isinstance(v, list | tuple) else [v] for k, v in entity_rows.items()}
         lengths = {len(v) for v in columns.values()}
@@ -424,6 +425,10 @@ def _rows(entity_rows: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]
 
 
 def _key_of(row: Mapping[str, Any], name: str, dtype: str, view: str) -> Any:
+    if type(row) is dict:
+        value = row.get(name)
+        if type(value) is int and dtype != "string":  # the common case, checked without a call
+            return value
     if not isinstance(row, Mapping):
         raise ValidationError(f"Entity row {row!r} is not an object of join keys.")
     try:

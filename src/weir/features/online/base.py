@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 
@@ -30,10 +30,9 @@ class OnlineRow:
     value: bytes  # orjson of {feature: value}
 
 
-@dataclass(frozen=True)
-class StoredValue:
+class StoredValue(NamedTuple):
     event_us: int
-    value: bytes
+    value: bytes  # orjson of {feature: value}
 
 
 class OnlineStore(Protocol):

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -31,6 +32,11 @@ _UPSERT = (
 )
 _ONE = "SELECT event_us, value FROM online_values WHERE view = ? AND key = ?"
 _CHUNK = 500  # keys per IN (...) query, below SQLite's variable limit
+
+
+@functools.lru_cache(maxsize=_CHUNK)
+def _many(count: int) -> str:
+    return f"SELECT key, event_us, value FROM online_values WHERE view = ? AND key IN ({','.join('?' * count)})"
 
 
 class SqliteOnlineStore:
@@ -70,13 +76,11 @@ class SqliteOnlineStore:
         conn = self._connection()
         if len(keys) == 1:
             row = conn.execute(_ONE, (view, keys[0])).fetchone()
-            return [None if row is None else StoredValue(row[0], row[1])]
+            return [None if row is None else StoredValue(*row)]
         found: dict[bytes, StoredValue] = {}
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start : start + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            sql = f"SELECT key, event_us, value FROM online_values WHERE view = ? AND key IN ({marks})"
-            for key, event_us, value in conn.execute(sql, (view, *chunk)):
+            for key, event_us, value in conn.execute(_many(len(chunk)), (view, *chunk)):
                 found[key] = StoredValue(event_us, value)
         return [found.get(k) for k in keys]
 
