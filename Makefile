@@ -30,7 +30,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 test: $(STAMP) services lint
-	WEIRTEST_POSTGRES=required $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	WEIRTEST_POSTGRES=required WEIRTEST_REDIS=required $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .weir

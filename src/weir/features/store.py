@@ -416,6 +416,8 @@ def _rows(entity_rows: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]
         if len(lengths) > 1:
             raise ValidationError("Entity columns have different lengths; give one value per entity in each column.")
         count = lengths.pop() if lengths else 0
+        if not count:
+            raise ValidationError("No entity rows: give at least one value per join key.")
         return [{k: v[i] for k, v in columns.items()} for i in range(count)]
     if not isinstance(entity_rows, Sequence) or isinstance(entity_rows, str):
         raise ValidationError("Entity rows must be a list of {join key: value} objects.")
