@@ -45,6 +45,9 @@ EXPECTED_ROUTES = {
     ("GET", f"{API}/tokens"),
     ("POST", f"{API}/tokens"),
     ("DELETE", f"{API}/tokens/{{name}}"),
+    ("GET", f"{API}/features"),
+    ("GET", f"{API}/features/{{kind}}/{{name}}"),
+    ("POST", f"{API}/features/online"),
 }
 
 

@@ -59,6 +59,8 @@ def _timestamps(column: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
     if pa.types.is_timestamp(kind):
         if kind.tz is not None and kind.tz not in ("UTC", "utc", "+00:00", "Etc/UTC"):
             column = pc.cast(column, pa.timestamp(kind.unit, tz="UTC"))
+        if kind.unit == "ns":  # finer than the join keeps: floored, so no feature after the entity time gets in
+            column = pc.floor_temporal(column, unit="microsecond")
         column = column.cast(UTC_US)
     elif pa.types.is_date(kind):
         column = column.cast(pa.timestamp("us")).cast(UTC_US)

@@ -83,7 +83,10 @@ class OfflineStore:
 
     def source_schema(self, con: duckdb.DuckDBPyConnection, view: FeatureView) -> dict[str, str]:
         if isinstance(view.source, FileSource):
-            view.source.files()  # a clear error for a missing file
+            try:
+                view.source.files()
+            except SourceError as exc:
+                raise SourceError(f"FeatureView {view.name!r}: {exc.message}", view=view.name) from exc
         try:
             rows = con.execute(f"DESCRIBE SELECT * FROM {view.source.relation()}").fetchall()
         except duckdb.Error as exc:
@@ -150,7 +153,7 @@ class OfflineStore:
         table = self._asof(con, entities, timestamp_column, rest) if rest else entities
         for req in rest:
             snapshots[req.view.name] = self.snapshot(con, req.view)
-        columns = [table.column(c) for c in entities.column_names]
+        columns = [entities.column(c) for c in entities.column_names]  # as given: DuckDB re-types some
         names = list(entities.column_names)
         for i, req in enumerate(requests):
             names += req.output_names
@@ -160,7 +163,10 @@ class OfflineStore:
     def _asof(
         self, con: duckdb.DuckDBPyConnection, entities: pa.Table, timestamp_column: str, requests: Sequence[ViewRequest]
     ) -> pa.Table:
-        # Several record batches let DuckDB scan the entity rows on every core.
+        # Only the columns the join reads (the others may have types DuckDB lacks); several record batches
+        # let DuckDB scan the entity rows on every core.
+        read = [ROW, timestamp_column, *(k for r in requests for k in r.view.join_keys())]
+        entities = entities.select(list(dict.fromkeys(read)))
         con.register("__entities", pa.Table.from_batches(entities.to_batches(max_chunksize=16_384), entities.schema))
         ts = q(timestamp_column)
         ctes = [f"__e AS (SELECT *, struct_pack(t := {ts}, c := {LATEST}, r := {MAX_ROW}) AS __k FROM __entities)"]

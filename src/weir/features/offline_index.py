@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 
 from weir.features.definitions import FeatureView, digest
 from weir.features.dtypes import DTYPES
-from weir.features.sources import FileSource
+from weir.features.sources import FileSource, file_digest, recently_changed, stat_key
 
 logger = logging.getLogger(__name__)
 
@@ -70,15 +70,16 @@ def usable(view: FeatureView) -> bool:
 
 
 def _signature(view: FeatureView, pushed: str | None) -> str:
-    """Changes when the definition or any source file (or pushed file) changes size or time."""
+    """Changes when the definition or any source file (or pushed file) changes: its stat, or its content
+    while it changed too recently for the stat to tell."""
     assert isinstance(view.source, FileSource)
     files = list(view.source.files())
     if pushed is not None:
         files += sorted(Path(pushed).parent.glob("*.parquet"))
-    stats = []
+    stats: list[list[Any]] = []
     for path in files:
         stat = path.stat()
-        stats.append([str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino])
+        stats.append([str(path), *stat_key(stat)] + ([file_digest(path)] if recently_changed(stat) else []))
     return digest({"view": view.to_spec(), "files": stats})[:32]
 
 

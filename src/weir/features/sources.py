@@ -13,6 +13,7 @@ import glob
 import hashlib
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Self
@@ -57,7 +58,7 @@ class FileSource:
     def snapshot(self) -> str:
         hasher = hashlib.sha256()
         for path in self.files():
-            hasher.update(str(path).encode() + b"\0" + _file_digest(path).encode())
+            hasher.update(str(path).encode() + b"\0" + file_digest(path).encode())
         return hasher.hexdigest()
 
     def resolved(self, base: Path) -> Self:
@@ -126,16 +127,31 @@ def source_from_spec(spec: JSONDict) -> Source:
     raise ValidationError(f"Unknown source type {kind!r}; use parquet, csv or sql.")
 
 
-_digests: dict[tuple[str, int, int], str] = {}
+RACY_NS = 2_000_000_000  # a file changed this recently may change again without its stat changing
+
+_digests: dict[tuple[str, int, int, int, int], str] = {}
 _digests_lock = threading.Lock()
 
 
-def _file_digest(path: Path) -> str:
-    """SHA-256 of a file's bytes, remembered per (path, size, mtime) for this process."""
+def stat_key(stat: os.stat_result) -> tuple[int, int, int, int]:
+    """What changes when a file's content does: size, mtime, inode, and ctime (which a copy that keeps
+    the mtime, or ``os.utime``, still moves)."""
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+
+
+def recently_changed(stat: os.stat_result) -> bool:
+    """Whether a file changed too recently for its stat to show the next change (file systems whose
+    clocks tick in seconds): its content must be read, not its stat trusted."""
+    return time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) < RACY_NS
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes, remembered per (path, stat_key) for this process unless recently changed."""
     stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    key = (str(path.resolve()), *stat_key(stat))
+    remember = not recently_changed(stat)
     with _digests_lock:
-        known = _digests.get(key)
+        known = _digests.get(key) if remember else None
     if known is not None:
         return known
     hasher = hashlib.sha256()
@@ -143,6 +159,7 @@ def _file_digest(path: Path) -> str:
         while chunk := handle.read(1 << 20):
             hasher.update(chunk)
     digest = hasher.hexdigest()
-    with _digests_lock:
-        _digests[key] = digest
+    if remember:
+        with _digests_lock:
+            _digests[key] = digest
     return digest
