@@ -682,14 +682,15 @@ def test_an_index_built_by_external_sort_equals_one_built_in_memory(
 ) -> None:
     """IndexStore(in_memory_bytes=0) orders the rows with DuckDB's ORDER BY instead of numpy: on 6,000
     rows over two files with many full ties, both give the reference's rows."""
-    built: list[tuple[str, bool]] = []
-    ordered = offline_index._ordered_in_memory
+    built: list[str] = []
+    for name in ("_write_in_memory", "_write_streamed"):
+        original = getattr(offline_index, name)
 
-    def spy(table: pa.Table, snapshot: str, *, presorted: bool = False) -> offline_index.Index:
-        built.append((table.column_names[0], presorted))
-        return ordered(table, snapshot, presorted=presorted)
+        def spy(*args: Any, _name: str = name, _original: Any = original) -> None:
+            built.append(_name)
+            _original(*args)
 
-    monkeypatch.setattr(offline_index, "_ordered_in_memory", spy)
+        monkeypatch.setattr(offline_index, name, spy)
     rng = np.random.default_rng(3)
     rows = generated_rows(rng, 6000, 150, 1, size=6000, steps=40)
     keys = [("k", dtype)]
@@ -705,7 +706,7 @@ def test_an_index_built_by_external_sort_equals_one_built_in_memory(
     table = entity_frame(entities, keys, None)
     in_memory = stores.index.training_frame(table, big.refs())
     external = stores.external.training_frame(table, big.refs())
-    assert built == [("k", False), ("k", True)]
+    assert built == ["_write_in_memory", "_write_streamed"]
     assert external.table.equals(in_memory.table)
     assert_frame(external.table, table, expected_columns(rows, reference(rows, entities, 10, True)))
 

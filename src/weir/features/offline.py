@@ -135,18 +135,18 @@ class OfflineStore:
             for i, req in enumerate(requests):
                 if not usable(req.view):
                     continue
-                index, composite = self.indexes.get(
+                index = self.indexes.get(
                     con,
                     req.view,
                     req.pushed,
                     partial(self._rows, con, req, i),
                     partial(self.snapshot, con, req.view),
                 )
-                if not len(composite) and index.table.num_rows:
+                if index is None:
                     continue
                 (key,) = req.view.join_keys()
                 ttl_us = int(req.view.ttl.total_seconds() * 1_000_000)
-                rows = lookup(index, composite, entities[key], times, ttl_us)
+                rows = lookup(index, entities[key], times, ttl_us)
                 taken[i] = gather(index.table, req.features, rows)
                 snapshots[req.view.name] = index.snapshot
         rest = [r for i, r in enumerate(requests) if i not in taken]
