@@ -166,3 +166,24 @@ def test_a_definitions_file_that_fails_names_itself(tmp_path: Path) -> None:
         load_definitions(empty)
     with pytest.raises(ValidationError, match="does not exist"):
         load_definitions(tmp_path / "missing.py")
+
+
+def test_a_model_trained_on_a_frame_records_its_lineage(ws: weir.Workspace, tmp_path: Path) -> None:
+    import pandas as pd
+
+    ws.features.apply(write_repo(tmp_path / "repo"))
+    entities = pd.DataFrame(
+        {
+            "driver_id": [1, 2, 1],
+            "event_timestamp": pd.to_datetime(["2026-11-03T00:00", "2026-11-03T00:00", "2026-11-01T06:00"]),
+        }
+    )
+    frame = ws.features.training_frame(entities, "driver_service")
+    X = frame.to_pandas()[["conv_rate", "trips"]]
+    version = ws.models.register("eta", DummyClassifier().fit(X, [0, 1, 0]), input_example=X, code_path=None,
+                                 **frame.lineage())  # fmt: skip
+    assert version.lineage["data_fingerprint"] == frame.fingerprint
+    assert (version.lineage["feature_service"], version.lineage["feature_service_version"]) == ("driver_service", 1)
+    profile = ws.features.catalog.profile(frame.fingerprint)
+    assert profile["rows"] == 3 and profile["features"]["trips"]["count"] == 3
+    assert profile["features"]["conv_rate"]["quantiles"]["0.5"] == 0.2
