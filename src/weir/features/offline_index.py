@@ -157,7 +157,8 @@ def _write_table(table: pa.Table | None, schema: pa.Schema, path: Path) -> pa.ip
     sink = pa.OSFile(str(path), "wb")
     writer = pa.ipc.new_file(sink, schema)
     if table is not None:
-        writer.write_table(table, max_chunksize=BATCH)
+        # One batch: read back through the memory map as one chunk per column, without a copy.
+        writer.write_table(table.combine_chunks())
         writer.close()
         sink.close()
     return writer
@@ -236,7 +237,7 @@ def _load(folder: Path) -> Index | None:
     if meta.get("too_wide"):
         return None
     table = pa.ipc.open_file(pa.memory_map(str(folder / "rows.arrow"))).read_all()
-    if table.nbytes <= COMBINE_BELOW:  # one chunk per column: gathers are several times faster
+    if table.column(0).num_chunks > 1 and table.nbytes <= COMBINE_BELOW:  # gathers on one chunk are faster
         table = table.combine_chunks()
     keys = pa.ipc.open_file(pa.memory_map(str(folder / "keys.arrow"))).read_all().column("key").combine_chunks()
     order, codes, times, composite = (np.load(folder / f"{name}.npy", mmap_mode="r") for name in _ARRAYS)
