@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -73,6 +74,12 @@ def _auth(value: str) -> str:
     return mode
 
 
+def _memory(value: str) -> str:
+    if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", str(value), flags=re.IGNORECASE):
+        raise ValueError("expected an amount of memory such as 512MB or 4GB")
+    return str(value).strip()
+
+
 def _positive_int(value: str) -> int:
     number = int(value)
     if number <= 0:
@@ -118,7 +125,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "offline_memory_limit",
-        _str,
+        _memory,
         "4GB",
         "Memory DuckDB may use for point-in-time joins and materialisation before spilling to disk.",
     ),

@@ -11,21 +11,22 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from weir.api.auth import scope
-from weir.errors import ValidationError
+from weir.errors import ServiceUnavailableError, ValidationError
 from weir.features import FeatureStore
+from weir.features.catalog import KINDS
 from weir.types import JSONDict
 
 router = APIRouter(prefix="/api/v1/features")
 READ = scope("read")
-KINDS = ("entity", "view", "service")
 
 
 def _features(request: Request) -> FeatureStore:
     features: FeatureStore | None = request.app.state.features
     if features is None:
-        raise ValidationError("This server has no feature store.")
+        raise ServiceUnavailableError("This server has no feature store.")
     return features
 
 
@@ -58,7 +59,12 @@ def definition_history(request: Request, kind: str, name: str) -> JSONDict:
     dependencies=[READ],
 )
 async def online(request: Request) -> Response:
-    return Response(read_online(_features(request), await request.body()), media_type="application/json")
+    return Response(await read_online_async(_features(request), await request.body()), media_type="application/json")
+
+
+async def read_online_async(store: FeatureStore, body: bytes) -> bytes:
+    """:func:`read_online` on the event loop when the reads are local (microseconds), else on a thread."""
+    return read_online(store, body) if store.local else await run_in_threadpool(read_online, store, body)
 
 
 def read_online(store: FeatureStore, body: bytes) -> bytes:

@@ -29,8 +29,9 @@ from starlette.routing import BaseRoute, Match, Mount, Route
 from weir import __version__
 from weir.api.auth import PUBLIC, Auth, scoped
 from weir.api.errors import error_body as weir_error_body
-from weir.api.features import read_online
+from weir.api.features import read_online_async
 from weir.errors import (
+    DeploymentNotFoundError,
     MethodNotAllowedError,
     NotFoundError,
     PayloadTooLargeError,
@@ -254,7 +255,14 @@ class _Inference:
     async def predict(self, request: Request) -> Response:
         start = time.perf_counter()
         parsed = records.parse_predict_request(await self._body(request))
-        table = parsed.table if parsed.entities is None else self._online_features(request, parsed.entities)
+        table = parsed.table
+        if parsed.entities is not None:
+            features = self.features
+            table = (
+                self._online_features(request, parsed.entities)
+                if features is None or features.local
+                else await run_in_threadpool(self._online_features, request, parsed.entities)
+            )
         outcome = await self._predict(request, table, parsed.request_id, "json", parsed.route_key)
         p = outcome.prediction
         encoded = records.encode_predict_response(
@@ -273,23 +281,23 @@ class _Inference:
     async def features_online(self, request: Request) -> Response:
         if self.features is None:
             raise ServiceUnavailableError("This server has no feature store.")
-        return Response(read_online(self.features, await self._body(request)), media_type=JSON)
+        return Response(await read_online_async(self.features, await self._body(request)), media_type=JSON)
 
     def _online_features(self, request: Request, entities: list[dict[str, Any]]) -> Any:
         """The model input for a request by entity keys: the endpoint's feature service read online."""
         name = request.path_params["name"]
         routes = self.service.routes.get(name)
-        service = None if routes is None else routes.deployment.options.get("feature_service")
-        if routes is not None and not service:
+        if routes is None:
+            raise DeploymentNotFoundError(f"Endpoint {name!r} is not served here; `weir deployments list` shows them.")
+        service = routes.deployment.options.get("feature_service")
+        if not service:
             raise ValidationError(
                 f"Endpoint {name!r} has no feature service, so it cannot look up entity keys; send records or "
                 f"columns, or deploy it with --feature-service NAME.",
                 field="entities",
             )
-        if self.features is None or service is None:
-            raise ServiceUnavailableError(
-                f"Endpoint {name!r} is not being served, or this server has no feature store."
-            )
+        if self.features is None:
+            raise ServiceUnavailableError("This server has no feature store.")
         online = self.features.get_online(service, entities)
         missing = [f for f, statuses in online.statuses.items() if any(s != PRESENT for s in statuses)]
         if missing:

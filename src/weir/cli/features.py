@@ -13,13 +13,13 @@ from rich.table import Table
 
 from weir.cli.context import console, err_console, print_json, state
 from weir.errors import ValidationError
+from weir.features.catalog import KINDS
 
 app = typer.Typer(
     help="Feature registry: definitions, training frames, materialisation, online values.", no_args_is_help=True
 )
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 ViewsOption = Annotated[list[str] | None, typer.Option("--view", help="Only this view (repeatable).")]
-KINDS = ("entity", "view", "service")
 
 
 def _when(value: str | None, what: str) -> datetime | None:

@@ -31,7 +31,7 @@ from weir.types import JSONDict
 
 logger = logging.getLogger(__name__)
 
-KINDS = {"entity": Entity, "view": FeatureView, "service": FeatureService}
+KINDS = ("entity", "view", "service")
 LABEL = {"entity": "Entity", "view": "FeatureView", "service": "FeatureService"}
 
 
@@ -167,19 +167,19 @@ class FeatureCatalog:
         broken: list[str] = []  # "view:feature" references that disappear or change type
         if isinstance(item, FeatureView):
             keys_changed = old["join_keys"] != new["join_keys"]
+            went_offline = old.get("online", True) and not new.get("online", True)
             for field, dtype in old["fields"].items():
-                if keys_changed or new["fields"].get(field) != dtype:
+                if keys_changed or went_offline or new["fields"].get(field) != dtype:
                     broken.append(f"{item.name}:{field}")
             services = [
                 name
                 for (kind, name), reg in latest.items()
                 if kind == "service" and any(ref in broken for ref in pending.get((kind, name), reg.spec)["features"])
             ]
-            why = (
-                "join keys changed"
-                if keys_changed
-                else "removes or retypes " + ", ".join(r.split(":")[1] for r in broken)
-            )
+            if keys_changed or went_offline:
+                why = "changes its join keys" if keys_changed else "goes offline (online=False)"
+            else:
+                why = "removes or retypes " + ", ".join(r.split(":")[1] for r in broken)
         elif isinstance(item, FeatureService):
             removed = [r for r in old["features"] if r not in new["features"]]
             services = [item.name] if removed else []
@@ -301,6 +301,10 @@ class FeatureCatalog:
             ).rowcount
             if not updated:
                 conn.execute(feature_watermarks.insert().values(view=view, watermark=when, updated_at=now))
+
+    def reset_watermark(self, view: str) -> None:
+        with self.db.write() as conn:
+            conn.execute(feature_watermarks.delete().where(feature_watermarks.c.view == view))
 
     def save_profile(
         self, fingerprint: str, profile: JSONDict, *, rows: int, service: str | None, service_version: int | None

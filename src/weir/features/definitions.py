@@ -192,7 +192,7 @@ class FeatureService:
             if isinstance(item, FeatureView):
                 refs.extend(item.refs())
             else:
-                refs.append(parse_ref(item)[0] + ":" + parse_ref(item)[1])
+                refs.append(":".join(parse_ref(item)))
         return refs
 
     def to_spec(self) -> JSONDict:

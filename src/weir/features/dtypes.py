@@ -28,7 +28,7 @@ class DType:
 
 
 _INTS = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "HUGEINT"})
-_FLOATS = frozenset({"FLOAT", "DOUBLE"}) | frozenset(t for t in ("DECIMAL",))
+_FLOATS = frozenset({"FLOAT", "DOUBLE", "DECIMAL"})
 _TIMES = frozenset({"TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "DATE"})
 
 DTYPES: dict[str, DType] = {
@@ -43,6 +43,11 @@ DTYPES: dict[str, DType] = {
         DType("timestamp", "TIMESTAMPTZ", pa.timestamp("us", tz="UTC"), _TIMES),
     )
 }
+
+
+def q(name: str) -> str:
+    """A quoted DuckDB identifier."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def check_dtype(name: str, *, where: str) -> str:

@@ -10,16 +10,21 @@ import hashlib
 from collections.abc import Mapping
 
 import orjson
+import pandas as pd
 import pyarrow as pa
 
 
 def table_digest(table: pa.Table) -> str:
-    """SHA-256 of a table's schema and values (Arrow IPC of one contiguous chunk per column)."""
-    sink = pa.BufferOutputStream()
-    table = table.combine_chunks().replace_schema_metadata(None)
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return hashlib.sha256(sink.getvalue()).hexdigest()
+    """SHA-256 of a table's column names, types and values. Values are hashed through pandas, which
+    hashes a missing value the same way every time (Arrow's bytes under a null slot are arbitrary)."""
+    hasher = hashlib.sha256(repr([(f.name, str(f.type)) for f in table.schema]).encode())
+    for column in table.columns if table.num_rows else ():
+        try:
+            hashed = pd.util.hash_pandas_object(column.to_pandas(), index=False).to_numpy().tobytes()
+        except TypeError:  # nested values (lists, structs): their Python form
+            hashed = repr(column.to_pylist()).encode()
+        hasher.update(hashed)
+    return hasher.hexdigest()
 
 
 def frame_fingerprint(parts: Mapping[str, object], entities: pa.Table) -> str:

@@ -24,11 +24,12 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from weir.errors import SourceError
+from weir.errors import ConfigError, SourceError
 from weir.features.definitions import FeatureView
-from weir.features.dtypes import DTYPES, source_type_fits
+from weir.features.dtypes import DTYPES, q, source_type_fits
+from weir.features.fingerprint import table_digest
 from weir.features.offline_index import IndexStore, gather, lookup, usable
-from weir.features.sources import FileSource, SqlSource
+from weir.features.sources import FileSource, SqlSource, quote
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +37,6 @@ ROW = "__row"
 LATEST = "'infinity'::TIMESTAMPTZ"
 EARLIEST = "'-infinity'::TIMESTAMPTZ"
 MAX_ROW = "9223372036854775807"
-
-
-def q(name: str) -> str:
-    """A quoted DuckDB identifier."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)
@@ -71,13 +67,24 @@ class OfflineStore:
         """A connection of its own (close it after use) to this store's one in-memory DuckDB database."""
         with self._lock:
             if self._db is None:
-                db = duckdb.connect(config={"memory_limit": self.memory_limit})
-                db.execute("SET TimeZone = 'UTC'")
+                config: dict[str, str | bool | int | float | list[str]] = {"memory_limit": self.memory_limit}
                 if self.temp_directory:
                     Path(self.temp_directory).mkdir(parents=True, exist_ok=True)
-                    db.execute(f"SET temp_directory = '{self.temp_directory}'")
-                self._db = db
-        return self._db.cursor()
+                    config["temp_directory"] = self.temp_directory
+                try:
+                    self._db = duckdb.connect(config=config)
+                    self._db.execute("SET TimeZone = 'UTC'")
+                except duckdb.Error as exc:
+                    raise ConfigError(
+                        f"The offline store cannot start DuckDB ({exc}); check offline_memory_limit."
+                    ) from exc
+            return self._db.cursor()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
 
     # --- schemas ---------------------------------------------------------------------------------
 
@@ -115,9 +122,12 @@ class OfflineStore:
                 )
 
     def snapshot(self, con: duckdb.DuckDBPyConnection, view: FeatureView) -> str:
-        if isinstance(view.source, SqlSource):
-            count, hashed = con.execute(view.source.snapshot_query()).fetchone() or (0, 0)
-            return f"{count}:{hashed}"
+        if isinstance(view.source, SqlSource):  # the query's result, ordered: the same rows give the same digest
+            try:
+                result = con.sql(f"SELECT * FROM {view.source.relation()} ORDER BY ALL").to_arrow_table()
+            except duckdb.Error as exc:
+                raise SourceError(f"FeatureView {view.name!r}: its query failed: {exc}") from exc
+            return table_digest(result)
         return view.source.snapshot()
 
     # --- point-in-time join ----------------------------------------------------------------------
@@ -215,13 +225,22 @@ class OfflineStore:
             *([view.created_time] if view.created_time else []),
             *view.fields,
         ]
-        cols = ", ".join(q(c) for c in columns)
-        parts = [f"SELECT {cols} FROM {view.source.relation()}"]
-        if req.pushed is not None:
-            parts.append(f"SELECT {cols} FROM read_parquet('{req.pushed}', union_by_name = true)")
-        union = " UNION ALL BY NAME ".join(parts)
-        table = f"__rows{i}"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT *, row_number() OVER () AS __rid FROM ({union})")
+        parts = [f"SELECT {', '.join(q(c) for c in columns)} FROM {view.source.relation()}"]
+        try:
+            if req.pushed is not None:
+                pushed = f"read_parquet({quote(req.pushed)}, union_by_name = true)"
+                have = {str(r[0]) for r in con.execute(f"DESCRIBE SELECT * FROM {pushed}").fetchall()}
+                # rows pushed before a field was added to the view lack it: null there
+                typed = {**view.fields, **view.join_keys()}
+                cols = [q(c) if c in have else f"NULL::{DTYPES[typed[c]].duckdb} AS {q(c)}" for c in columns]
+                parts.append(f"SELECT {', '.join(cols)} FROM {pushed}")
+            union = " UNION ALL BY NAME ".join(parts)
+            table = f"__rows{i}"
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT *, row_number() OVER () AS __rid FROM ({union})"
+            )
+        except duckdb.Error as exc:
+            raise SourceError(f"FeatureView {view.name!r}: reading its rows failed: {exc}") from exc
         return table
 
     # --- latest values (materialisation) ---------------------------------------------------------
@@ -257,4 +276,7 @@ class OfflineStore:
             reader = con.sql(sql, params=params).to_arrow_reader(batch_rows)
         except duckdb.Error as exc:
             raise SourceError(f"FeatureView {view.name!r}: reading its latest values failed: {exc}") from exc
-        yield from reader
+        try:
+            yield from reader
+        except (duckdb.Error, pa.ArrowException) as exc:
+            raise SourceError(f"FeatureView {view.name!r}: reading its latest values failed: {exc}") from exc

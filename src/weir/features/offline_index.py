@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -34,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from weir.features.definitions import FeatureView, digest
-from weir.features.dtypes import DTYPES
+from weir.features.dtypes import DTYPES, q
 from weir.features.sources import FileSource, file_digest, recently_changed, stat_key
 from weir.types import JSONDict
 
@@ -46,6 +47,8 @@ COMBINE_BELOW = 1 << 30  # bytes: smaller row tables are copied into memory, lar
 NO_CREATED = -(2**62)
 BATCH = 65_536
 _CACHE_SIZE = 8
+FORMAT = 1  # bumped when the files of an index change shape: older folders are then rebuilt
+STALE_AFTER_S = 600  # an index of an older source state is removed this long after it was last built
 _ARRAYS = ("order", "codes", "times", "composite")
 
 Int64s = np.ndarray[Any, np.dtype[np.int64]]
@@ -79,7 +82,7 @@ def _signature(view: FeatureView, pushed: str | None) -> str:
     for path in files:
         stat = path.stat()
         stats.append([str(path), *stat_key(stat)] + ([file_digest(path)] if recently_changed(stat) else []))
-    return digest({"view": view.to_spec(), "files": stats})[:32]
+    return digest({"format": FORMAT, "view": view.to_spec(), "files": stats})[:32]
 
 
 class IndexStore:
@@ -89,6 +92,7 @@ class IndexStore:
         self.root = root
         self.in_memory_bytes = in_memory_bytes
         self._open: OrderedDict[Path, Index | None] = OrderedDict()
+        self._building: dict[Path, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def get(
@@ -107,10 +111,18 @@ class IndexStore:
             if folder in self._open:
                 self._open.move_to_end(folder)
                 return self._open[folder]
-        if not (folder / "meta.json").is_file():
-            self._build(con, view, rows(), snapshot(), folder)
-        index = _load(folder)
+            building = self._building.setdefault(folder, threading.Lock())
+        with building:  # one build per index in this process; other processes race harmlessly (atomic rename)
+            if not (folder / "meta.json").is_file():
+                self._build(con, view, rows(), snapshot(), folder)
+            try:
+                index = _load(folder)
+            except OSError:  # removed under us (an old state cleaned up by another process): build again
+                shutil.rmtree(folder, ignore_errors=True)
+                self._build(con, view, rows(), snapshot(), folder)
+                index = _load(folder)
         with self._lock:
+            self._building.pop(folder, None)
             self._open[folder] = index
             while len(self._open) > _CACHE_SIZE:
                 self._open.popitem(last=False)
@@ -118,13 +130,13 @@ class IndexStore:
 
     def _build(self, con: duckdb.DuckDBPyConnection, view: FeatureView, rows: str, snapshot: str, folder: Path) -> None:
         ((key, dtype),) = view.join_keys().items()
-        event = f'"{view.event_time}"::TIMESTAMPTZ'
-        created = f'epoch_us("{view.created_time}"::TIMESTAMPTZ)' if view.created_time else "NULL::BIGINT"
-        features = ", ".join(f'"{f}"::{DTYPES[t].duckdb} AS "{f}"' for f, t in view.fields.items())
+        event = f"{q(view.event_time)}::TIMESTAMPTZ"
+        created = f"epoch_us({q(view.created_time)}::TIMESTAMPTZ)" if view.created_time else "NULL::BIGINT"
+        features = ", ".join(f"{q(f)}::{DTYPES[t].duckdb} AS {q(f)}" for f, t in view.fields.items())
         sql = (
-            f'SELECT "{key}"::{DTYPES[dtype].duckdb} AS "{key}", epoch_us({event}) AS __t, {features}, '
+            f"SELECT {q(key)}::{DTYPES[dtype].duckdb} AS {q(key)}, epoch_us({event}) AS __t, {features}, "
             f"coalesce({created}, {NO_CREATED}) AS __created, __rid FROM {rows} "
-            f'WHERE "{key}" IS NOT NULL AND "{view.event_time}" IS NOT NULL'
+            f"WHERE {q(key)} IS NOT NULL AND {q(view.event_time)} IS NOT NULL"
         )
         count, low, high = con.execute(f"SELECT count(*), min(__t), max(__t) FROM ({sql})").fetchall()[0]
         min_t, span = int(low or 0), int((high or 0) - (low or 0)) + 2
@@ -140,9 +152,7 @@ class IndexStore:
                 _write_streamed(con.sql(f"{sql} ORDER BY 1, __t, __created, __rid").to_arrow_reader(BATCH), tmp,
                                 count, min_t, span)  # fmt: skip
             (tmp / "meta.json").write_bytes(orjson.dumps(meta))
-            for stale in folder.parent.iterdir():
-                if stale.is_dir() and not stale.name.startswith("."):
-                    shutil.rmtree(stale, ignore_errors=True)
+            _remove_stale(folder.parent)
             try:
                 os.replace(tmp, folder)
             except OSError:  # another process stored it first
@@ -151,6 +161,17 @@ class IndexStore:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         logger.info("indexed view %s: %d rows", view.name, count)
+
+
+def _remove_stale(views: Path) -> None:
+    """Indexes of older source states, left long enough that no reader still opens them."""
+    now = time.time()
+    for old in views.iterdir():
+        try:
+            if old.is_dir() and now - old.stat().st_mtime > STALE_AFTER_S:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def _write_table(table: pa.Table | None, schema: pa.Schema, path: Path) -> pa.ipc.RecordBatchFileWriter:

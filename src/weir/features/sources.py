@@ -22,7 +22,8 @@ from weir.errors import SourceError, ValidationError
 from weir.types import JSONDict
 
 
-def _quote(text: str) -> str:
+def quote(text: str) -> str:
+    """A DuckDB string literal."""
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -48,7 +49,7 @@ class FileSource:
         return paths
 
     def relation(self) -> str:
-        return f"{self.reader}({_quote(self.path)})"
+        return f"{self.reader}({quote(self.path)})"
 
     def row_id(self) -> str | None:
         """An expression naming each source row stably across scans, or None when the query must number
@@ -101,10 +102,6 @@ class SqlSource:
 
     def row_id(self) -> str | None:
         return None
-
-    def snapshot_query(self) -> str:
-        """Order-independent: the row count and the XOR of every row's hash."""
-        return f"SELECT count(*), bit_xor(hash(t)) FROM {self.relation()} AS t"
 
     def resolved(self, base: Path) -> SqlSource:
         return self

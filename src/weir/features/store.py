@@ -55,10 +55,12 @@ from weir.features.offline import ROW, OfflineStore, ViewRequest
 from weir.features.online import OnlineRow, OnlineStore, SqliteOnlineStore, encode_key
 from weir.features.profile import profile_table
 from weir.store import Database
+from weir.types import JSONDict
 
 logger = logging.getLogger(__name__)
 
 PLAN_RECHECK_S = 1.0  # how often cached online plans look for newly applied definitions
+MAX_PLANS = 1024
 NO_CREATED_US = -(2**52)
 _EMPTY: dict[str, Any] = {}
 
@@ -95,7 +97,29 @@ class FeatureStore:
         """Register definitions (objects, or a Python file or folder of them); see :class:`FeatureCatalog`."""
         if isinstance(definitions, str | Path):
             definitions = load_definitions(definitions)
-        return self.catalog.apply(definitions, force=force)
+        items = list(definitions)
+        before = {
+            d.name: self.catalog.view(d.name) for d in items if isinstance(d, FeatureView) and self._known(d.name)
+        }
+        applied = self.catalog.apply(items, force=force)
+        for result in applied:
+            if result.kind == "view" and result.status == "updated":
+                self._invalidate_online(before[result.name], self.catalog.view(result.name))
+        return applied
+
+    def _known(self, view: str) -> bool:
+        return any(r.name == view for r in self.catalog.definitions("view"))
+
+    def _invalidate_online(self, old: FeatureView, new: FeatureView) -> None:
+        """After a view changes, its online values may be incomplete or unreachable: a change of join keys
+        drops them, and any change to what the rows hold resets the watermark, so the next incremental
+        materialisation stores every key again."""
+        if old.join_keys() != new.join_keys() or not new.online:
+            removed = self.online.delete_view(new.name)
+            logger.info("view %s changed its keys or went offline: %d online values removed", new.name, removed)
+        same = ("source", "event_time", "created_time", "fields", "join_keys")
+        if any(old.to_spec()[k] != new.to_spec()[k] for k in same):
+            self.catalog.reset_watermark(new.name)
 
     def _resolve(self, features: str | Sequence[str]) -> tuple[str | None, int | None, dict[str, list[str]]]:
         if isinstance(features, str):
@@ -161,7 +185,7 @@ class FeatureStore:
             table, snapshots = self.offline.join(con, entities, timestamp_column, requests)
             table = table.drop_columns([ROW])
             parts = {
-                "views": {n: v.to_spec() for n, v in views.items()},
+                "views": {n: _meaning(v) for n, v in views.items()},
                 "features": grouped,
                 "snapshots": {n: snapshots[n] + self._pushed_snapshot(n) for n in views},
                 "timestamp_column": timestamp_column,
@@ -207,6 +231,7 @@ class FeatureStore:
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, folder / name)
+        _fsync_folder(folder)
         if not view.online:
             return 0
         return self.online.write(view.name, self._online_rows(view, table.to_batches(), list(view.fields)))
@@ -231,9 +256,14 @@ class FeatureStore:
                 except (ValueError, TypeError) as exc:
                     raise ValidationError(f"{where}: column {name!r} is not timestamps: {exc}") from exc
             try:
-                arrays.append(pa.array(values, type=DTYPES[dtype].arrow, from_pandas=True))
+                array = pa.array(values, type=DTYPES[dtype].arrow, from_pandas=True)
             except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
                 raise ValidationError(f"{where}: column {name!r} is not {dtype}: {exc}") from exc
+            if array.null_count and (name in view.join_keys() or name == view.event_time):
+                raise ValidationError(
+                    f"{where}: column {name!r} has {array.null_count} empty values; it may have none."
+                )
+            arrays.append(array)
         return pa.table(arrays, names=list(columns))
 
     # --- materialisation -------------------------------------------------------------------------
@@ -258,7 +288,9 @@ class FeatureStore:
         for view in chosen:
             stored[view.name] = self._materialize_view(view, start, end, progress)
             previous = self.catalog.watermark(view.name)
-            if previous is None or end > previous:
+            # The watermark says "every row from the first window on is online": only a window that reaches
+            # back to it may move it, else the rows in between would never be stored.
+            if previous is None or ((start is None or start <= previous) and end > previous):
                 self.catalog.set_watermark(view.name, end)
         return stored
 
@@ -313,7 +345,7 @@ class FeatureStore:
         self, view: FeatureView, batches: Iterable[pa.RecordBatch], features: list[str]
     ) -> list[OnlineRow]:
         rows: list[OnlineRow] = []
-        keys = list(view.join_keys())
+        keys = sorted(view.join_keys())  # the online key: join-key values in key-name order
         event = "__event_ts"
         for batch in batches:
             names = batch.schema.names
@@ -355,7 +387,7 @@ class FeatureStore:
         plan = [
             _ViewPlan(
                 view=v,
-                keys=tuple(views[v].join_keys().items()),
+                keys=tuple(sorted(views[v].join_keys().items())),
                 features=tuple(fs),
                 names=tuple(names[v]),
                 ttl_us=int(views[v].ttl.total_seconds() * 1_000_000),
@@ -363,6 +395,8 @@ class FeatureStore:
             for v, fs in grouped.items()
         ]
         with self._plans_lock:
+            if len(self._plans) >= MAX_PLANS:  # requests may name any feature list: keep the cache bounded
+                self._plans.clear()
             self._plans[cache_key] = (stamp, now, plan)
         return plan
 
@@ -399,12 +433,25 @@ class FeatureStore:
             event_us = [None if s is None else s.event_us for s in stored]
             for feature, name in zip(vp.features, vp.names, strict=True):
                 out.values[name] = [d.get(feature) for d in decoded]
-                out.statuses[name] = status
                 out.event_us[name] = event_us
+                if all(feature in d for d, st in zip(decoded, status, strict=True) if st is PRESENT):
+                    out.statuses[name] = status
+                else:  # stored before the feature was added to the view, and not materialised since
+                    out.statuses[name] = [
+                        NOT_FOUND if st is PRESENT and feature not in d else st
+                        for d, st in zip(decoded, status, strict=True)
+                    ]
         return out
+
+    @property
+    def local(self) -> bool:
+        """Whether online reads touch only local files (metadata in SQLite, online store in SQLite): then
+        they take microseconds and may run on an event loop."""
+        return self.online.local and self.catalog.db.dialect == "sqlite"
 
     def close(self) -> None:
         self.online.close()
+        self.offline.close()
 
 
 def _rows(entity_rows: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]) -> Sequence[Mapping[str, Any]]:
@@ -440,6 +487,21 @@ def _key_of(row: Mapping[str, Any], name: str, dtype: str, view: str) -> Any:
             f"Entity row {dict(row)!r} has no join key {name!r}, which feature view {view!r} needs."
         ) from None
     return coerce_key(dtype, value, where=f"join key {name!r}")
+
+
+def _meaning(view: FeatureView) -> JSONDict:
+    """What a view's values depend on, for fingerprints: not where its files sit, nor its description."""
+    spec = view.to_spec()
+    return {k: spec[k] for k in ("join_keys", "event_time", "created_time", "fields", "ttl_seconds")}
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (the file's own fsync does not cover its directory entry)."""
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
 
 
 def _utc(value: datetime, what: str) -> datetime:

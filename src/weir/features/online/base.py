@@ -37,6 +37,7 @@ class StoredValue(NamedTuple):
 
 class OnlineStore(Protocol):
     url: str
+    local: bool  # reads are local and take microseconds (else callers run them off their event loop)
 
     def write(self, view: str, rows: Sequence[OnlineRow]) -> int:
         """Store the rows that are not older than what is stored; returns how many were stored."""

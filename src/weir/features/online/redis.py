@@ -5,8 +5,9 @@ compare-and-set is atomic even with several writers.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from weir.errors import StoreUnavailableError, ValidationError
@@ -38,6 +39,7 @@ class RedisOnlineStore:
         self.url = url
         self.prefix = prefix.encode()
         self._errors: tuple[type[Exception], ...] = (redis.RedisError,)
+        self.local = False  # a network round trip per read: callers keep it off their event loop
         self.client: Any = redis.Redis.from_url(url, socket_timeout=10)
         try:
             self.client.ping()
@@ -48,7 +50,18 @@ class RedisOnlineStore:
     def _key(self, view: str, key: bytes) -> bytes:
         return self.prefix + b":" + view.encode() + b":" + key
 
+    @contextlib.contextmanager
+    def _answering(self) -> Iterator[None]:
+        try:
+            yield
+        except self._errors as exc:
+            raise StoreUnavailableError(f"Online store {self.url} failed: {exc}") from exc
+
     def write(self, view: str, rows: Sequence[OnlineRow]) -> int:
+        with self._answering():
+            return self._write(view, rows)
+
+    def _write(self, view: str, rows: Sequence[OnlineRow]) -> int:
         written = 0
         for start in range(0, len(rows), _BATCH):
             chunk = rows[start : start + _BATCH]
@@ -59,6 +72,10 @@ class RedisOnlineStore:
         return written
 
     def read(self, view: str, keys: Sequence[bytes]) -> list[StoredValue | None]:
+        with self._answering():
+            return self._read(view, keys)
+
+    def _read(self, view: str, keys: Sequence[bytes]) -> list[StoredValue | None]:
         if len(keys) == 1:
             found = [self.client.hmget(self._key(view, keys[0]), "e", "v")]
         else:
@@ -69,6 +86,10 @@ class RedisOnlineStore:
         return [None if e is None else StoredValue(int(e), v) for e, v in found]
 
     def delete_view(self, view: str) -> int:
+        with self._answering():
+            return self._delete_view(view)
+
+    def _delete_view(self, view: str) -> int:
         removed = 0
         # The name is matched literally (glob characters escaped), then the '[' every encoded key starts
         # with, so that deleting view "v" leaves view "v:w" alone.

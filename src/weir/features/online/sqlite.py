@@ -10,10 +10,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from weir.errors import StoreUnavailableError
@@ -44,6 +45,9 @@ class SqliteOnlineStore:
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
         self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+        self._opened_lock = threading.Lock()
+        self.local = True  # a file on this machine: reads take microseconds
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connection() as conn:
             conn.execute(_SCHEMA)
@@ -61,38 +65,54 @@ class SqliteOnlineStore:
             except sqlite3.Error as exc:
                 raise StoreUnavailableError(f"Online store {self.path} cannot be opened: {exc}") from exc
             self._local.conn = conn
+            with self._opened_lock:
+                self._opened.append(conn)
         return conn
 
     def write(self, view: str, rows: Sequence[OnlineRow]) -> int:
-        conn = self._connection()
-        before = conn.total_changes
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.executemany(_UPSERT, [(view, r.key, r.event_us, r.created_us, r.value) for r in rows])
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return conn.total_changes - before
+        with _answering(self.path):
+            conn = self._connection()
+            before = conn.total_changes
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(_UPSERT, [(view, r.key, r.event_us, r.created_us, r.value) for r in rows])
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return conn.total_changes - before
 
     def read(self, view: str, keys: Sequence[bytes]) -> list[StoredValue | None]:
-        conn = self._connection()
-        if len(keys) == 1:
-            row = conn.execute(_ONE, (view, keys[0])).fetchone()
-            return [None if row is None else StoredValue(*row)]
-        found: dict[bytes, StoredValue] = {}
-        for start in range(0, len(keys), _CHUNK):
-            chunk = keys[start : start + _CHUNK]
-            for key, event_us, value in conn.execute(_many(len(chunk)), (view, *chunk)):
-                found[key] = StoredValue(event_us, value)
-        return [found.get(k) for k in keys]
+        with _answering(self.path):
+            conn = self._connection()
+            if len(keys) == 1:
+                row = conn.execute(_ONE, (view, keys[0])).fetchone()
+                return [None if row is None else StoredValue(*row)]
+            found: dict[bytes, StoredValue] = {}
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start : start + _CHUNK]
+                for key, event_us, value in conn.execute(_many(len(chunk)), (view, *chunk)):
+                    found[key] = StoredValue(event_us, value)
+            return [found.get(k) for k in keys]
 
     def delete_view(self, view: str) -> int:
-        conn = self._connection()
-        return conn.execute("DELETE FROM online_values WHERE view = ?", (view,)).rowcount
+        with _answering(self.path):
+            return self._connection().execute("DELETE FROM online_values WHERE view = ?", (view,)).rowcount
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        """Close every thread's connection."""
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
             conn.close()
-            self._local.conn = None
+        self._local = threading.local()
+
+
+@contextlib.contextmanager
+def _answering(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise StoreUnavailableError(
+            f"Online store {path} failed: {exc}; is another process holding it locked?"
+        ) from exc
