@@ -28,6 +28,7 @@
 from __future__ import annotations
 
 import logging
+import operator
 import os
 import threading
 import time
@@ -72,6 +73,13 @@ class _ViewPlan:
     features: tuple[str, ...]
     names: tuple[str, ...]
     ttl_us: int
+    wanted: frozenset[str]
+    pick: Callable[[dict[str, Any]], tuple[Any, ...]]  # the features from a stored value, in order
+
+
+def _picker(features: Sequence[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    get = operator.itemgetter(*features)
+    return get if len(features) > 1 else lambda values: (get(values),)
 
 
 class FeatureStore:
@@ -391,6 +399,8 @@ class FeatureStore:
                 features=tuple(fs),
                 names=tuple(names[v]),
                 ttl_us=int(views[v].ttl.total_seconds() * 1_000_000),
+                wanted=frozenset(fs),
+                pick=_picker(fs),
             )
             for v, fs in grouped.items()
         ]
@@ -431,16 +441,23 @@ class FeatureStore:
                 for s, st in zip(stored, status, strict=True)
             ]
             event_us = [None if s is None else s.event_us for s in stored]
+            # A value stored before a feature was added to the view (and not materialised since) lacks it.
+            complete = all(vp.wanted <= d.keys() for d in decoded if d is not _EMPTY)
+            if complete:  # one C-level gather per entity, then columns by transposing
+                nothing = (None,) * len(vp.features)
+                picked = [nothing if d is _EMPTY else vp.pick(d) for d in decoded]
+                for name, picked_column in zip(vp.names, zip(*picked, strict=True), strict=True):
+                    out.values[name] = list(picked_column)
+                    out.statuses[name] = status
+                    out.event_us[name] = event_us
+                continue
             for feature, name in zip(vp.features, vp.names, strict=True):
                 out.values[name] = [d.get(feature) for d in decoded]
                 out.event_us[name] = event_us
-                if all(feature in d for d, st in zip(decoded, status, strict=True) if st is PRESENT):
-                    out.statuses[name] = status
-                else:  # stored before the feature was added to the view, and not materialised since
-                    out.statuses[name] = [
-                        NOT_FOUND if st is PRESENT and feature not in d else st
-                        for d, st in zip(decoded, status, strict=True)
-                    ]
+                out.statuses[name] = [
+                    NOT_FOUND if st is PRESENT and feature not in d else st
+                    for d, st in zip(decoded, status, strict=True)
+                ]
         return out
 
     @property

@@ -83,7 +83,7 @@ class SqliteOnlineStore:
             return conn.total_changes - before
 
     def read(self, view: str, keys: Sequence[bytes]) -> list[StoredValue | None]:
-        with _answering(self.path):
+        try:  # not a context manager: this is the hot path of every online read
             conn = self._connection()
             if len(keys) == 1:
                 row = conn.execute(_ONE, (view, keys[0])).fetchone()
@@ -94,6 +94,8 @@ class SqliteOnlineStore:
                 for key, event_us, value in conn.execute(_many(len(chunk)), (view, *chunk)):
                     found[key] = StoredValue(event_us, value)
             return [found.get(k) for k in keys]
+        except sqlite3.Error as exc:
+            raise _unavailable(self.path, exc) from exc
 
     def delete_view(self, view: str) -> int:
         with _answering(self.path):
@@ -108,11 +110,13 @@ class SqliteOnlineStore:
         self._local = threading.local()
 
 
+def _unavailable(path: Path, exc: sqlite3.Error) -> StoreUnavailableError:
+    return StoreUnavailableError(f"Online store {path} failed: {exc}; is another process holding it locked?")
+
+
 @contextlib.contextmanager
 def _answering(path: Path) -> Iterator[None]:
     try:
         yield
     except sqlite3.Error as exc:
-        raise StoreUnavailableError(
-            f"Online store {path} failed: {exc}; is another process holding it locked?"
-        ) from exc
+        raise _unavailable(path, exc) from exc
