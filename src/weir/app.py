@@ -19,6 +19,7 @@ from typing import Any
 from weir.config import Settings, load_settings
 from weir.events import EventBus
 from weir.features import FeatureStore, OfflineStore, open_online_store
+from weir.monitoring.monitors import Monitors
 from weir.registry import Deployments, ModelRegistry, Tokens
 from weir.store import ArtifactStore, Database
 
@@ -41,6 +42,19 @@ class Workspace:
         self.deployments = Deployments(self.models)
         self.tokens = Tokens(self.models)
         self._features: FeatureStore | None = None
+
+    @property
+    def monitors(self) -> Monitors:
+        """Monitors over the prediction log; a training-frame reference comes from the feature store."""
+        from weir.store import PredictionLog
+
+        return Monitors(
+            self.db,
+            PredictionLog(self.settings.prediction_log),
+            frame_reference=lambda fingerprint: self.features.reference_sample(fingerprint),
+            bus=self.events,
+            actor=self.settings.user,
+        )
 
     @property
     def features(self) -> FeatureStore:

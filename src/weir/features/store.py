@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
@@ -62,6 +63,7 @@ logger = logging.getLogger(__name__)
 
 PLAN_RECHECK_S = 1.0  # how often cached online plans look for newly applied definitions
 MAX_PLANS = 1024
+SAMPLE_ROWS = 10_000
 NO_CREATED_US = -(2**52)
 _EMPTY: dict[str, Any] = {}
 
@@ -205,8 +207,38 @@ class FeatureStore:
         outputs = [n for ns in names.values() for n in ns]
         profile = profile_table(table, outputs)
         self.catalog.save_profile(fingerprint, profile, rows=table.num_rows, service=service, service_version=version)
+        self._save_sample(fingerprint, table.select(outputs))
         logger.info("training frame %s: %d rows, %d features", fingerprint[:19], table.num_rows, len(outputs))
         return TrainingFrame(table, fingerprint, outputs, profile, service, version)
+
+    def _sample_path(self, fingerprint: str) -> Path:
+        return self.root / "samples" / f"{fingerprint.removeprefix('sha256:')}.parquet"
+
+    def _save_sample(self, fingerprint: str, table: pa.Table) -> None:
+        """Up to ``SAMPLE_ROWS`` rows of the frame's features (seeded by the fingerprint): the reference
+        data a monitor tests the live inputs against."""
+        path = self._sample_path(fingerprint)
+        if path.exists():
+            return
+        if table.num_rows > SAMPLE_ROWS:
+            seed = int(fingerprint.removeprefix("sha256:")[:8], 16)
+            rows = np.sort(np.random.default_rng(seed).choice(table.num_rows, SAMPLE_ROWS, replace=False))
+            table = table.take(pa.array(rows))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+
+    def reference_sample(self, fingerprint: str) -> pd.DataFrame:
+        """The features of the training frame with this fingerprint (a seeded sample of at most
+        ``SAMPLE_ROWS`` rows), as recorded when the frame was built."""
+        path = self._sample_path(fingerprint)
+        if not path.is_file():
+            raise FeatureNotFoundError(
+                f"No training frame with fingerprint {fingerprint!r} was built here; build it with training_frame."
+            )
+        frame: pd.DataFrame = pq.read_table(path).to_pandas()
+        return frame
 
     # --- pushed rows -----------------------------------------------------------------------------
 

@@ -206,3 +206,46 @@ feature_profiles = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("created_by", sa.String(200), nullable=False),
 )
+
+monitors = sa.Table(
+    "monitors",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+monitor_runs = sa.Table(
+    "monitor_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("monitor", sa.String(128), nullable=False),
+    sa.Column("ran_at", UTCDateTime, nullable=False),
+    sa.Column("window_start", UTCDateTime, nullable=True),
+    sa.Column("window_end", UTCDateTime, nullable=True),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("alerted", sa.Boolean, nullable=False),
+    sa.Column("summary", sa.JSON, nullable=False),
+    sa.Index("ix_monitor_runs_lookup", "monitor", "id"),
+)
+
+monitor_points = sa.Table(
+    "monitor_points",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("monitor_runs.id"), nullable=False),
+    sa.Column("monitor", sa.String(128), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("series", sa.String(256), nullable=False),
+    sa.Column("version", sa.Integer, nullable=True),
+    sa.Column("value", sa.Float, nullable=True),
+    sa.Column("p_value", sa.Float, nullable=True),
+    sa.Column("threshold", sa.Float, nullable=True),
+    sa.Column("flagged", sa.Boolean, nullable=False),
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Index("ix_monitor_points_series", "monitor", "series", "at"),
+)

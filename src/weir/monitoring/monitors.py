@@ -1,0 +1,362 @@
+"""Monitors over a deployment's prediction log: defined once, run on demand or on schedule, results kept.
+
+A run reads the window of predictions (with the labels that arrived), tests every input column (and the
+prediction) against the reference with :class:`DataDriftDetector`, measures performance per model
+version where labels exist, and stores one point per column and metric (``monitor_points``: a time
+series per column). Dataset drift raises an alert through :class:`AlertPolicy`, damped across runs: it
+fires when the monitor turns from healthy to drifting, and again only after ``cooldown_hours``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from weir.errors import NotFoundError, ValidationError
+from weir.events import DriftDetected, EventBus
+from weir.monitoring.alerts import AlertPolicy, _State
+from weir.monitoring.data_drift import DataDriftDetector, DataDriftResult
+from weir.monitoring.monitor_spec import MonitorSpec
+from weir.monitoring.performance import metric_names, performance
+from weir.store import Database, PredictionLog
+from weir.store.schema import monitor_points, monitor_runs, monitors
+from weir.types import JSONDict
+
+logger = logging.getLogger(__name__)
+
+INPUT, OUTPUT = "input.", "output."
+MAX_LOOKBACK = timedelta(days=366)
+
+
+@dataclass(frozen=True)
+class MonitorRun:
+    monitor: str
+    run_id: int
+    ran_at: datetime
+    window_start: datetime | None
+    window_end: datetime | None
+    rows: int
+    status: str  # drift | ok | no data
+    alerted: bool
+    summary: JSONDict
+    drift: DataDriftResult | None
+
+    def to_dict(self) -> JSONDict:
+        return {
+            "monitor": self.monitor,
+            "run_id": self.run_id,
+            "ran_at": self.ran_at.isoformat(),
+            "window_start": None if self.window_start is None else self.window_start.isoformat(),
+            "window_end": None if self.window_end is None else self.window_end.isoformat(),
+            "rows": self.rows,
+            "status": self.status,
+            "alerted": self.alerted,
+            "summary": self.summary,
+        }
+
+
+class Monitors:
+    def __init__(
+        self,
+        db: Database,
+        log: PredictionLog,
+        *,
+        frame_reference: Callable[[str], pd.DataFrame] | None = None,
+        bus: EventBus | None = None,
+        actor: str = "unknown",
+    ) -> None:
+        self.db = db
+        self.log = log
+        self.frame_reference = frame_reference
+        self.bus = bus or EventBus()
+        self.actor = actor
+
+    # --- definitions -----------------------------------------------------------------------------
+
+    def create(self, spec: MonitorSpec, *, replace: bool = False) -> MonitorSpec:
+        now = datetime.now(UTC)
+        with self.db.write() as conn:
+            exists = conn.execute(sa.select(monitors.c.name).where(monitors.c.name == spec.name)).first()
+            if exists and not replace:
+                raise ValidationError(f"Monitor {spec.name!r} exists; pass replace=True (--replace) to change it.")
+            if exists:
+                conn.execute(
+                    monitors.update().where(monitors.c.name == spec.name).values(spec=spec.to_dict(), updated_at=now)
+                )
+            else:
+                conn.execute(
+                    monitors.insert().values(
+                        name=spec.name, spec=spec.to_dict(), created_at=now, created_by=self.actor, updated_at=now
+                    )
+                )
+        return spec
+
+    def get(self, name: str) -> MonitorSpec:
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(monitors.c.spec).where(monitors.c.name == name)).first()
+            known = [r.name for r in conn.execute(sa.select(monitors.c.name).order_by(monitors.c.name))]
+        if row is None:
+            hint = f"monitors: {', '.join(known)}" if known else "none exists; create one with `weir monitor create`"
+            raise NotFoundError(f"Monitor {name!r} does not exist ({hint}).")
+        return MonitorSpec.from_dict(row.spec)
+
+    def list_monitors(self) -> list[MonitorSpec]:
+        with self.db.read() as conn:
+            rows = conn.execute(sa.select(monitors.c.spec).order_by(monitors.c.name)).all()
+        return [MonitorSpec.from_dict(r.spec) for r in rows]
+
+    def delete(self, name: str) -> None:
+        self.get(name)
+        with self.db.write() as conn:
+            conn.execute(monitors.delete().where(monitors.c.name == name))
+
+    # --- running ---------------------------------------------------------------------------------
+
+    def run(self, name: str, *, now: datetime | None = None) -> MonitorRun:
+        spec = self.get(name)
+        now = now or datetime.now(UTC)
+        current, start, end = self._current(spec, now)
+        inputs = _inputs(current)
+        reference = self._reference(spec)
+        columns = [c for c in (spec.columns or reference.columns) if c in reference.columns and c in inputs.columns]
+        if spec.columns is not None:
+            missing = [c for c in spec.columns if c not in reference.columns or c not in inputs.columns]
+            if missing and not inputs.empty:
+                raise ValidationError(
+                    f"Monitor {name!r}: column {missing[0]!r} is not in both the reference and the prediction log."
+                )
+        summary: JSONDict = {"columns": columns, "reference_rows": len(reference)}
+        drift = None
+        points: list[JSONDict] = []
+        if inputs.empty or not columns:
+            status = "no data"
+            summary["reason"] = (
+                "no predictions in the window" if inputs.empty else "no column in common with the reference"
+            )
+        else:
+            detector = DataDriftDetector(alpha=spec.alpha, correction=spec.correction, drift_share=spec.drift_share)
+            drift = detector.fit(reference[columns]).test(inputs[columns])
+            status = "drift" if drift.dataset_drift else "ok"
+            summary.update(share_drifted=drift.share_drifted, n_drifted=drift.n_drifted, reason=drift.reason)
+            points += [_drift_point(c) for c in drift.columns]
+        points += self._performance(spec, current)
+        alerted = self._alert(spec, status, now, summary)
+        run_id = self._store(spec, now, start, end, len(current), status, alerted, summary, points)
+        if drift is not None and drift.dataset_drift:
+            self.bus.emit(
+                DriftDetected(
+                    source=f"monitor:{name}",
+                    statistic=drift.share_drifted,
+                    p_value=None,
+                    threshold=spec.drift_share,
+                    details={"endpoint": spec.endpoint, "drifted": [c.column for c in drift.columns if c.drifted]},
+                )
+            )
+        logger.info("monitor %s: %s over %d predictions", name, status, len(current))
+        return MonitorRun(name, run_id, now, start, end, len(current), status, alerted, summary, drift)
+
+    def _current(self, spec: MonitorSpec, now: datetime) -> tuple[pd.DataFrame, datetime | None, datetime]:
+        end = now
+        if "last_hours" in spec.window:
+            start = now - timedelta(hours=float(spec.window["last_hours"]))
+            return self.log.read(spec.endpoint, start=start, end=end, with_labels=True), start, end
+        wanted = int(spec.window["last_n"])
+        span = timedelta(days=1)
+        while True:  # look back further until the window holds enough predictions
+            start = now - span
+            frame = self.log.read(spec.endpoint, start=start, end=end, with_labels=True)
+            if len(frame) >= wanted or span >= MAX_LOOKBACK:
+                frame = frame.tail(wanted).reset_index(drop=True)
+                first = None if frame.empty else pd.Timestamp(frame["time"].iloc[0]).to_pydatetime()
+                return frame, first, end
+            span *= 4
+
+    def _reference(self, spec: MonitorSpec) -> pd.DataFrame:
+        ((kind, value),) = spec.reference.items()
+        if kind == "frame":
+            if self.frame_reference is None:
+                raise ValidationError(f"Monitor {spec.name!r} uses a training frame, but no feature store is wired.")
+            return self.frame_reference(str(value))
+        if kind == "window":
+            start, end = (datetime.fromisoformat(v) for v in value)
+            return _inputs(self.log.read(spec.endpoint, start=start, end=end))
+        path = Path(str(value))
+        if not path.is_file():
+            raise ValidationError(f"Monitor {spec.name!r}: reference file {path} does not exist.")
+        return pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq") else pd.read_csv(path)
+
+    def _performance(self, spec: MonitorSpec, current: pd.DataFrame) -> list[JSONDict]:
+        if current.empty or "label" not in current or current["label"].isna().all():
+            return []
+        prediction = f"{OUTPUT}prediction"
+        if prediction not in current:
+            return []
+        points = []
+        probas = sorted(c for c in current.columns if c.startswith(f"{OUTPUT}proba_"))
+        for version, rows in current.groupby("version", sort=True):
+            scores = None
+            labels = None
+            if spec.task == "classification" and probas:
+                classes = [c.removeprefix(f"{OUTPUT}proba_") for c in probas]
+                labels = _typed_like(classes, rows[prediction])
+                scores = rows[probas].to_numpy(dtype=float)
+                if scores.shape[1] == 2:
+                    scores, labels = scores[:, 1], labels
+            measured = performance(
+                _typed_like(list(rows["label"]), rows[prediction]),
+                rows[prediction].to_numpy(),
+                scores,
+                task=spec.task,  # type: ignore[arg-type]
+                labels=labels,
+            )
+            for metric in metric_names(spec.task):
+                value = measured.get(metric)
+                if value is None or (isinstance(value, float) and math.isnan(value)):
+                    continue
+                points.append(
+                    {
+                        "kind": "performance",
+                        "series": metric,
+                        "version": int(str(version)),
+                        "value": float(value),
+                        "p_value": None,
+                        "threshold": None,
+                        "flagged": False,
+                        "detail": {"n": measured["n"]},
+                    }
+                )
+        return points
+
+    def _alert(self, spec: MonitorSpec, status: str, now: datetime, summary: JSONDict) -> bool:
+        """Damped across runs: the policy's memory is restored from the stored runs."""
+        policy = AlertPolicy(cooldown=timedelta(hours=spec.cooldown_hours), bus=self.bus, webhook_url=spec.webhook)
+        key = f"monitor:{spec.name}:drift"
+        with self.db.read() as conn:
+            recent = (
+                sa.select(monitor_runs.c.status)
+                .where(monitor_runs.c.monitor == spec.name, monitor_runs.c.status != "no data")
+                .order_by(monitor_runs.c.id.desc())
+                .limit(1)
+            )
+            last = conn.execute(recent).first()
+            last_alert = conn.execute(
+                sa.select(sa.func.max(monitor_runs.c.ran_at)).where(
+                    monitor_runs.c.monitor == spec.name, monitor_runs.c.alerted.is_(True)
+                )
+            ).scalar_one_or_none()
+        policy.states_[key] = _State(failing=last is not None and last.status == "drift", last_alert=last_alert)
+        if status == "no data":
+            return False
+        message = f"{spec.endpoint}: {summary.get('n_drifted', 0)} of {len(summary['columns'])} columns drifted"
+        return policy.observe(key, status == "drift", at=now, message=message, details=summary) is not None
+
+    def _store(
+        self,
+        spec: MonitorSpec,
+        now: datetime,
+        start: datetime | None,
+        end: datetime,
+        rows: int,
+        status: str,
+        alerted: bool,
+        summary: JSONDict,
+        points: list[JSONDict],
+    ) -> int:
+        with self.db.write() as conn:
+            run_id = int(
+                conn.execute(
+                    monitor_runs.insert().values(
+                        monitor=spec.name, ran_at=now, window_start=start, window_end=end, rows=rows,
+                        status=status, alerted=alerted, summary=_json(summary),
+                    ).returning(monitor_runs.c.id)
+                ).scalar_one()
+            )  # fmt: skip
+            if points:
+                conn.execute(
+                    monitor_points.insert(),
+                    [{"run_id": run_id, "monitor": spec.name, "at": now, **_json(p)} for p in points],
+                )
+        return run_id
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def runs(self, name: str, *, limit: int = 100) -> list[MonitorRun]:
+        self.get(name)
+        with self.db.read() as conn:
+            rows = conn.execute(
+                sa.select(monitor_runs)
+                .where(monitor_runs.c.monitor == name)
+                .order_by(monitor_runs.c.id.desc())
+                .limit(limit)
+            ).all()
+        return [
+            MonitorRun(name, r.id, r.ran_at, r.window_start, r.window_end, r.rows, r.status, r.alerted, r.summary, None)
+            for r in reversed(rows)
+        ]
+
+    def series(self, name: str, series: str | None = None) -> pd.DataFrame:
+        """Every stored point of a monitor (or of one column or metric), oldest first."""
+        self.get(name)
+        query = sa.select(monitor_points).where(monitor_points.c.monitor == name)
+        if series is not None:
+            query = query.where(monitor_points.c.series == series)
+        with self.db.read() as conn:
+            rows = conn.execute(query.order_by(monitor_points.c.at, monitor_points.c.id)).all()
+        columns = ["at", "kind", "series", "version", "value", "p_value", "threshold", "flagged", "detail"]
+        return pd.DataFrame([{c: getattr(r, c) for c in columns} for r in rows], columns=columns)
+
+
+def _inputs(frame: pd.DataFrame) -> pd.DataFrame:
+    """The model inputs of prediction-log rows under their own names, and the prediction."""
+    renamed = {c: c.removeprefix(INPUT) for c in frame.columns if c.startswith(INPUT)}
+    if f"{OUTPUT}prediction" in frame:
+        renamed[f"{OUTPUT}prediction"] = "prediction"
+    return frame[list(renamed)].rename(columns=renamed)
+
+
+def _drift_point(c: Any) -> JSONDict:
+    return {
+        "kind": "drift",
+        "series": c.column,
+        "version": None,
+        "value": None if math.isnan(c.statistic) else float(c.statistic),
+        "p_value": c.adjusted_p_value if c.adjusted_p_value is not None else c.p_value,
+        "threshold": c.threshold,
+        "flagged": bool(c.drifted),
+        "detail": {"test": c.test, "verdict": c.verdict, "n_reference": c.n_reference, "n_current": c.n_current},
+    }
+
+
+def _typed_like(values: list[Any], like: pd.Series) -> list[Any]:
+    """Labels (or class names from column names) converted to the predictions' type where they can be."""
+    kind = like.dtype.kind
+    out: list[Any] = []
+    for v in values:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            out.append(None)
+            continue
+        try:
+            out.append(int(float(v)) if kind in "iub" else float(v) if kind == "f" else v)
+        except (TypeError, ValueError):
+            out.append(v)
+    return out
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value
