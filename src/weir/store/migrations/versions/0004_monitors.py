@@ -55,9 +55,7 @@ def upgrade() -> None:
         sa.Column("flagged", sa.Boolean, nullable=False),
         sa.Column("detail", sa.JSON, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_monitor_points"),
-        sa.ForeignKeyConstraint(
-            ["run_id"], ["monitor_runs.id"], name="fk_monitor_points_run_id_monitor_runs"
-        ),
+        sa.ForeignKeyConstraint(["run_id"], ["monitor_runs.id"], name="fk_monitor_points_run_id_monitor_runs"),
     )
     op.create_index("ix_monitor_points_series", "monitor_points", ["monitor", "series", "at"])
 
