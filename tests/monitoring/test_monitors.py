@@ -148,8 +148,11 @@ def test_the_cli_creates_runs_and_shows_history(ws: weir.Workspace) -> None:
     run(home, "monitor", "create", "m1", "--endpoint", "churn", "--reference-window", window, "--last-hours", "2",
         "--schedule", "every 1h")  # fmt: skip
     assert [m["name"] for m in json.loads(run(home, "monitor", "list", "--json").stdout)] == ["m1"]
-    done = run(home, "monitor", "run", "m1", "--fail-on-drift", check=False)
+    report = home / "m1.html"
+    done = run(home, "monitor", "run", "m1", "--fail-on-drift", "--out", str(report), check=False)
     assert done.returncode == 3 and "dataset drift" in done.stdout and "alert raised" in done.stdout
+    page = report.read_text()
+    assert "weir monitor m1" in page and "Performance over time" in page and 'class="column' in page
     history = json.loads(run(home, "monitor", "history", "m1", "--series", "x", "--json").stdout)
     assert len(history) == 1 and history[0]["flagged"] is True
     bad = run(home, "monitor", "create", "m2", "--endpoint", "churn", "--last-n", "5", check=False)

@@ -163,12 +163,25 @@ def run(
     fail_on_drift: Annotated[
         bool, typer.Option("--fail-on-drift", help=f"Exit with status {DRIFT_EXIT} when the dataset drifts.")
     ] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="Also write the HTML report (drift and performance over time).")
+    ] = None,
 ) -> None:
     """Run a monitor once now: drift per column and performance per version; results are stored."""
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err_console, transient=True,
                   disable=as_json) as bar:  # fmt: skip
         bar.add_task(f"running monitor {name}", total=None)
-        result = state(ctx).workspace().monitors.run(name)
+        monitors = state(ctx).workspace().monitors
+        result = monitors.run(name)
+        if out is not None and result.drift is not None and result.reference is not None and result.current is not None:
+            from weir.monitoring import write_report
+            from weir.monitoring.monitors import performance_over_time
+            from weir.monitoring.report import drift_report_html
+
+            performance = performance_over_time(monitors.series(name))
+            title = f"weir monitor {name}: {result.ran_at:%Y-%m-%d %H:%M} UTC, {result.rows} predictions"
+            write_report(out, drift_report_html(result.drift, result.reference, result.current, title=title,
+                                                performance=performance))  # fmt: skip
     if as_json:
         print_json(result.to_dict())
     else:
@@ -177,6 +190,8 @@ def run(
         else:
             console.print(f"[yellow]{result.status}[/]: {result.summary.get('reason')}")
         console.print(f"{result.rows} predictions, status {result.status}{' (alert raised)' if result.alerted else ''}")
+        if out is not None:
+            console.print(f"Report: {out}" if result.drift is not None else "No report: nothing was tested.")
     if fail_on_drift and result.status == "drift":
         raise typer.Exit(DRIFT_EXIT)
 

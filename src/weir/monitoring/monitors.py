@@ -48,6 +48,8 @@ class MonitorRun:
     alerted: bool
     summary: JSONDict
     drift: DataDriftResult | None
+    reference: pd.DataFrame | None = None  # the tested columns, for a report (not stored)
+    current: pd.DataFrame | None = None
 
     def to_dict(self) -> JSONDict:
         return {
@@ -161,7 +163,8 @@ class Monitors:
                 )
             )
         logger.info("monitor %s: %s over %d predictions", name, status, len(current))
-        return MonitorRun(name, run_id, now, start, end, len(current), status, alerted, summary, drift)
+        tested = (reference[columns], inputs[columns]) if drift is not None else (None, None)
+        return MonitorRun(name, run_id, now, start, end, len(current), status, alerted, summary, drift, *tested)
 
     def _current(self, spec: MonitorSpec, now: datetime) -> tuple[pd.DataFrame, datetime | None, datetime]:
         end = now
@@ -312,6 +315,16 @@ class Monitors:
             rows = conn.execute(query.order_by(monitor_points.c.at, monitor_points.c.id)).all()
         columns = ["at", "kind", "series", "version", "value", "p_value", "threshold", "flagged", "detail"]
         return pd.DataFrame([{c: getattr(r, c) for c in columns} for r in rows], columns=columns)
+
+
+def performance_over_time(points: pd.DataFrame) -> pd.DataFrame | None:
+    """Stored performance points as one row per run (``window``) and one column per metric (the mean
+    over versions), for the report's chart; None without any."""
+    performance = points[points["kind"] == "performance"]
+    if performance.empty:
+        return None
+    table = performance.pivot_table(index="at", columns="series", values="value", aggfunc="mean")
+    return table.reset_index().rename(columns={"at": "window"})
 
 
 def _inputs(frame: pd.DataFrame) -> pd.DataFrame:
