@@ -104,6 +104,11 @@ def test_performance_per_version_from_labels(ws: weir.Workspace) -> None:
     assert sorted(accuracy["version"].astype(int)) == [1, 2]
     assert all(0.65 < v < 0.95 for v in accuracy["value"])  # labels agree 80 % of the time
     assert {"f1", "roc_auc", "log_loss"} <= set(points[points["kind"] == "performance"]["series"])
+    estimated = points[points["kind"] == "estimated"].set_index("series")  # CBPE, fitted on the labelled reference
+    assert set(estimated.index) == {"accuracy", "f1", "roc_auc"}
+    accuracy_band = estimated.loc["accuracy", "detail"]
+    assert accuracy_band["lower"] < estimated.loc["accuracy", "value"] < accuracy_band["upper"]
+    assert 0.7 < estimated.loc["accuracy", "value"] < 0.9  # the scores are calibrated to 80 % right
 
 
 def test_a_training_frame_is_a_reference(ws: weir.Workspace, tmp_path: Path) -> None:

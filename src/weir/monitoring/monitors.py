@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from weir.errors import NotFoundError, ValidationError
 from weir.events import DriftDetected, EventBus
 from weir.monitoring.alerts import AlertPolicy, _State
+from weir.monitoring.cbpe import CBPE
 from weir.monitoring.data_drift import DataDriftDetector, DataDriftResult
 from weir.monitoring.monitor_spec import MonitorSpec
 from weir.monitoring.performance import metric_names, performance
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 INPUT, OUTPUT = "input.", "output."
 MAX_LOOKBACK = timedelta(days=366)
+MIN_ESTIMATION_ROWS = 100
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,8 @@ class Monitors:
         now = now or datetime.now(UTC)
         current, start, end = self._current(spec, now)
         inputs = _inputs(current)
-        reference = self._reference(spec)
+        raw_reference = self._reference(spec)
+        reference = _inputs(raw_reference) if spec.reference.get("window") else raw_reference
         columns = [c for c in (spec.columns or reference.columns) if c in reference.columns and c in inputs.columns]
         if spec.columns is not None:
             missing = [c for c in spec.columns if c not in reference.columns or c not in inputs.columns]
@@ -150,6 +153,7 @@ class Monitors:
             summary.update(share_drifted=drift.share_drifted, n_drifted=drift.n_drifted, reason=drift.reason)
             points += [_drift_point(c) for c in drift.columns]
         points += self._performance(spec, current)
+        points += self._estimated(spec, raw_reference, current, summary)
         alerted = self._alert(spec, status, now, summary)
         run_id = self._store(spec, now, start, end, len(current), status, alerted, summary, points)
         if drift is not None and drift.dataset_drift:
@@ -190,7 +194,7 @@ class Monitors:
             return self.frame_reference(str(value))
         if kind == "window":
             start, end = (datetime.fromisoformat(v) for v in value)
-            return _inputs(self.log.read(spec.endpoint, start=start, end=end))
+            return self.log.read(spec.endpoint, start=start, end=end, with_labels=True)
         path = Path(str(value))
         if not path.is_file():
             raise ValidationError(f"Monitor {spec.name!r}: reference file {path} does not exist.")
@@ -237,6 +241,34 @@ class Monitors:
                     }
                 )
         return points
+
+    def _estimated(
+        self, spec: MonitorSpec, reference: pd.DataFrame, current: pd.DataFrame, summary: JSONDict
+    ) -> list[JSONDict]:
+        """Performance estimated without labels (CBPE) for a binary classifier, when the reference is a
+        window of the log with scores and labels: the decay is visible before the labels arrive."""
+        probas = sorted(c for c in current.columns if c.startswith(f"{OUTPUT}proba_"))
+        if spec.task != "classification" or len(probas) != 2 or current.empty:
+            return []
+        score = probas[1]
+        if score not in reference or "label" not in reference:
+            return []
+        labelled = reference[reference["label"].notna()]
+        if len(labelled) < MIN_ESTIMATION_ROWS:
+            summary["estimation"] = f"needs {MIN_ESTIMATION_ROWS} labelled reference rows, has {len(labelled)}"
+            return []
+        positive = probas[1].removeprefix(f"{OUTPUT}proba_")
+        truth = (labelled["label"].astype(str) == positive).astype(int).to_numpy()
+        chunk = len(current)
+        cbpe = CBPE(chunk_size=min(chunk, len(labelled)), n_bootstrap=100).fit(labelled[score].to_numpy(float), truth)
+        estimate = cbpe.estimate(current[score].to_numpy(float))
+        estimate = estimate[estimate["chunk"] == 0]
+        return [
+            {"kind": "estimated", "series": str(r["metric"]), "version": None, "value": _json(float(r["estimate"])),
+             "p_value": None, "threshold": None, "flagged": bool(r["alert"]),
+             "detail": {k: _json(float(r[k])) for k in ("lower", "upper", "lower_threshold", "upper_threshold")}}
+            for r in estimate.to_dict(orient="records")
+        ]  # fmt: skip
 
     def _alert(self, spec: MonitorSpec, status: str, now: datetime, summary: JSONDict) -> bool:
         """Damped across runs: the policy's memory is restored from the stored runs."""
