@@ -162,3 +162,12 @@ def test_the_cli_creates_runs_and_shows_history(ws: weir.Workspace) -> None:
     assert len(history) == 1 and history[0]["flagged"] is True
     bad = run(home, "monitor", "create", "m2", "--endpoint", "churn", "--last-n", "5", check=False)
     assert bad.returncode == 1 and "exactly one of --reference-frame" in bad.stderr
+
+
+def test_the_agent_runs_scheduled_monitors_when_due(ws: weir.Workspace) -> None:
+    ws.monitors.create(window_spec(schedule="every 1h"))
+    ws.monitors.create(MonitorSpec("manual", "churn", reference=window_spec().reference, window={"last_n": 10}))
+    assert ws.monitors.due(NOW) == ["churn-drift"]  # never ran; the unscheduled one is never due
+    assert [r.monitor for r in ws.monitors.run_due(NOW)] == ["churn-drift"]
+    assert ws.monitors.due(NOW + timedelta(minutes=59)) == []
+    assert ws.monitors.due(NOW + timedelta(hours=1)) == ["churn-drift"]

@@ -321,6 +321,37 @@ class Monitors:
                 )
         return run_id
 
+    def due(self, now: datetime | None = None) -> list[str]:
+        """The scheduled monitors whose last run is at least one period old (or that never ran)."""
+        now = now or datetime.now(UTC)
+        with self.db.read() as conn:
+            last = dict(
+                conn.execute(
+                    sa.select(monitor_runs.c.monitor, sa.func.max(monitor_runs.c.ran_at)).group_by(
+                        monitor_runs.c.monitor
+                    )
+                ).all()
+            )
+        due = []
+        for spec in self.list_monitors():
+            every = spec.every
+            previous = last.get(spec.name)
+            if every is not None and (previous is None or _aware(previous) + every <= now):
+                due.append(spec.name)
+        return due
+
+    def run_due(self, now: datetime | None = None) -> list[MonitorRun]:
+        """Run every monitor that is due (what the agent does each tick). A monitor that fails is logged
+        and the others still run."""
+        now = now or datetime.now(UTC)
+        done = []
+        for name in self.due(now):
+            try:
+                done.append(self.run(name, now=now))
+            except Exception:  # one broken monitor must not stop the others
+                logger.exception("monitor %s failed", name)
+        return done
+
     # --- reading ---------------------------------------------------------------------------------
 
     def runs(self, name: str, *, limit: int = 100) -> list[MonitorRun]:
@@ -357,6 +388,10 @@ def performance_over_time(points: pd.DataFrame) -> pd.DataFrame | None:
         return None
     table = performance.pivot_table(index="at", columns="series", values="value", aggfunc="mean")
     return table.reset_index().rename(columns={"at": "window"})
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _inputs(frame: pd.DataFrame) -> pd.DataFrame:
