@@ -93,6 +93,15 @@ def test_no_drift_then_drift_with_one_damped_alert(ws: weir.Workspace) -> None:
     assert [r.status for r in monitors.runs("churn-drift")] == ["ok", "drift", "drift", "no data"]
 
 
+def test_tests_and_thresholds_per_column(ws: weir.Workspace) -> None:
+    ws.monitors.create(window_spec(tests={"x": "wasserstein"}, thresholds={"x": 5.0}))
+    log_predictions(ws, start=NOW - timedelta(hours=1), n=300, shift=1.5, version=1, seed=9)
+    result = ws.monitors.run("churn-drift", now=NOW)
+    assert result.drift is not None
+    x = result.drift["x"]
+    assert (x.test, x.threshold, x.drifted) == ("wasserstein", 5.0, False)  # a shift of 1.5 sd, under 5
+
+
 def test_performance_per_version_from_labels(ws: weir.Workspace) -> None:
     ws.monitors.create(window_spec(window={"last_n": 200}))
     log_predictions(ws, start=NOW - timedelta(hours=2), n=100, shift=0.0, version=1, seed=4)
@@ -130,6 +139,8 @@ def test_bad_monitors_are_refused_with_the_culprit(ws: weir.Workspace) -> None:
         window_spec(schedule="hourly")
     with pytest.raises(ValidationError, match="the window is"):
         window_spec(window={"last_days": 2})
+    with pytest.raises(ValidationError, match="test 'ttest' for column 'x' is not one of"):
+        window_spec(tests={"x": "ttest"})
     with pytest.raises(ValidationError, match="needs a time zone"):
         window_spec(reference={"window": ["2026-11-01T00:00", "2026-11-02T00:00"]})
     with pytest.raises(NotFoundError, match="none exists; create one"):

@@ -18,6 +18,7 @@ from typing import Any
 
 from weir.errors import ValidationError
 from weir.monitoring.correction import CORRECTIONS
+from weir.monitoring.tests import names as statistic_names
 from weir.store.prediction_record import check_endpoint
 from weir.types import JSONDict
 
@@ -49,7 +50,8 @@ class MonitorSpec:
     schedule: str | None = None
     cooldown_hours: float = 6.0
     webhook: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    tests: dict[str, str] = field(default_factory=dict)  # column -> test name, overriding the automatic choice
+    thresholds: dict[str, float] = field(default_factory=dict)  # column -> threshold of its test
 
     def __post_init__(self) -> None:
         where = f"Monitor {self.name!r}"
@@ -91,6 +93,17 @@ class MonitorSpec:
             raise ValidationError(f"{where}: cooldown_hours must be positive.")
         if self.webhook is not None and not self.webhook.startswith(("http://", "https://")):
             raise ValidationError(f"{where}: webhook {self.webhook!r} must start with http:// or https://.")
+        known = set(statistic_names())
+        for column, test in self.tests.items():
+            if test not in known:
+                raise ValidationError(
+                    f"{where}: test {test!r} for column {column!r} is not one of {', '.join(sorted(known))}."
+                )
+        for column, threshold in self.thresholds.items():
+            if isinstance(threshold, bool) or not isinstance(threshold, int | float) or threshold <= 0:
+                raise ValidationError(
+                    f"{where}: threshold {threshold!r} for column {column!r} must be a positive number."
+                )
         if self.columns is not None:
             object.__setattr__(self, "columns", tuple(self.columns))
             if not self.columns or not all(isinstance(c, str) and c for c in self.columns):

@@ -147,7 +147,13 @@ class Monitors:
                 "no predictions in the window" if inputs.empty else "no column in common with the reference"
             )
         else:
-            detector = DataDriftDetector(alpha=spec.alpha, correction=spec.correction, drift_share=spec.drift_share)
+            detector = DataDriftDetector(
+                alpha=spec.alpha,
+                correction=spec.correction,
+                drift_share=spec.drift_share,
+                tests={c: t for c, t in spec.tests.items() if c in columns} or None,
+                thresholds={c: t for c, t in spec.thresholds.items() if c in columns} or None,
+            )
             drift = detector.fit(reference[columns]).test(inputs[columns])
             status = "drift" if drift.dataset_drift else "ok"
             summary.update(share_drifted=drift.share_drifted, n_drifted=drift.n_drifted, reason=drift.reason)
