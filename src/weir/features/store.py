@@ -57,6 +57,7 @@ from weir.features.offline import ROW, OfflineStore, ViewRequest
 from weir.features.online import OnlineRow, OnlineStore, SqliteOnlineStore, encode_key
 from weir.features.profile import profile_table
 from weir.store import Database
+from weir.store.durable import fsync_dir
 from weir.types import JSONDict
 
 logger = logging.getLogger(__name__)
@@ -271,7 +272,7 @@ class FeatureStore:
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, folder / name)
-        _fsync_folder(folder)
+        fsync_dir(folder)
         if not view.online:
             return 0
         return self.online.write(view.name, self._online_rows(view, table.to_batches(), list(view.fields)))
@@ -542,15 +543,6 @@ def _meaning(view: FeatureView) -> JSONDict:
     """What a view's values depend on, for fingerprints: not where its files sit, nor its description."""
     spec = view.to_spec()
     return {k: spec[k] for k in ("join_keys", "event_time", "created_time", "fields", "ttl_seconds")}
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (the file's own fsync does not cover its directory entry)."""
-    handle = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)
 
 
 def _utc(value: datetime, what: str) -> datetime:
