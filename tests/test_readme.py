@@ -51,6 +51,8 @@ def test_make_demo_runs_the_registry_walkthrough(tmp_path: Path) -> None:
         assert len(served) == 171 and served["label"].notna().all()
         assert set(served.route) == {"primary", "canary"}
     assert "Endpoint breast-cancer: served holdout" in done.stdout
+    assert "Monitor breast-cancer-inputs: run over 171 predictions" in done.stdout
+    assert "accuracy, version 1" in done.stdout and "columns drifted" in done.stdout
 
 
 def test_layers_are_respected() -> None:

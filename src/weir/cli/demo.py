@@ -1,7 +1,9 @@
 """``weir demo``: a registry walkthrough on scikit-learn's bundled breast-cancer data.
 
 Trains a baseline and a challenger, registers both with lineage and validation records, makes
-the better one ``champion``, and prints the registry. Everything is seeded; nothing is downloaded.
+the better one ``champion``, serves the holdout through the server with the challenger as a canary,
+returns the labels, runs a monitor over the prediction log, and prints it all. Everything is seeded;
+nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ def run_demo(ws: Workspace) -> None:
     console.print(versions_table(ws.models.versions(MODEL), title=f"Registry: {MODEL}"))
     served = serve_holdout(ws, X_test, y_test)
     console.print(served)
+    console.print(monitor_holdout(ws, X_train))
     report = ws.models.audit.verify()
 
     console.print(
@@ -98,6 +101,27 @@ def run_demo(ws: Workspace) -> None:
             title="weir demo",
         )
     )
+
+
+def monitor_holdout(ws: Workspace, X_train: pd.DataFrame) -> Table:
+    """A monitor over the endpoint's prediction log with the training inputs as reference: drift of the
+    30 inputs and the prediction, and accuracy per version from the labels returned as feedback."""
+    from weir.monitoring.monitor_spec import MonitorSpec
+
+    reference = ws.settings.home / "demo-reference.parquet"
+    X_train.to_parquet(reference)
+    spec = MonitorSpec(f"{MODEL}-inputs", MODEL, reference={"file": str(reference)}, window={"last_n": 1000},
+                       schedule="every 1h")  # fmt: skip
+    ws.monitors.create(spec, replace=True)
+    run = ws.monitors.run(spec.name)
+    points = ws.monitors.series(spec.name)
+    table = Table("monitor", "what", "value", title=f"Monitor {spec.name}: run over {run.rows} predictions")
+    drifted = run.summary.get("n_drifted", 0)
+    table.add_row(spec.name, "data drift", f"{run.status}: {drifted} of {len(run.summary['columns'])} columns drifted")
+    accuracy = points[(points["kind"] == "performance") & (points["series"] == "accuracy")]
+    for point in accuracy.to_dict(orient="records"):
+        table.add_row(spec.name, f"accuracy, version {point['version']:.0f}", f"{point['value']:.3f}")
+    return table
 
 
 def serve_holdout(ws: Workspace, X_test: pd.DataFrame, y_test: pd.Series) -> Table:
