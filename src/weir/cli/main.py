@@ -15,6 +15,7 @@ from weir.cli import deployments as deployments_cli
 from weir.cli import features as features_cli
 from weir.cli import models as models_cli
 from weir.cli import monitor as monitor_cli
+from weir.cli import training as training_cli
 from weir.cli.context import CliState, console, err_console, print_json, state
 from weir.errors import WeirError
 
@@ -35,6 +36,7 @@ app.add_typer(deployments_cli.app, name="deployments")
 app.add_typer(deployments_cli.tokens_app, name="tokens")
 app.command("deploy")(deployments_cli.deploy)
 app.command("serve")(deployments_cli.serve)
+app.command("train")(training_cli.train)
 
 
 def _version(value: bool) -> None:
