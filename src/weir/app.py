@@ -17,11 +17,13 @@ from types import TracebackType
 from typing import Any
 
 from weir.config import Settings, load_settings
+from weir.errors import ValidationError
 from weir.events import EventBus
 from weir.features import FeatureStore, OfflineStore, open_online_store
 from weir.monitoring.monitors import Monitors
 from weir.registry import Deployments, ModelRegistry, Tokens
 from weir.store import ArtifactStore, Database
+from weir.training.triggers import Triggers, TriggerSpec
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +57,22 @@ class Workspace:
             bus=self.events,
             actor=self.settings.user,
         )
+
+    @property
+    def triggers(self) -> Triggers:
+        """Retraining triggers; a firing runs the trigger's job (``weir train``'s path)."""
+        from weir.store import PredictionLog
+
+        return Triggers(self.db, PredictionLog(self.settings.prediction_log), self.models, self._run_trigger,
+                        actor=self.settings.user)  # fmt: skip
+
+    def _run_trigger(self, spec: TriggerSpec) -> str:
+        from weir.training.jobs import load_jobs, run_job
+
+        jobs = load_jobs(spec.job_file)
+        if spec.job not in jobs:
+            raise ValidationError(f"{spec.job_file} has no job {spec.job!r}; it defines {', '.join(jobs)}.")
+        return run_job(jobs[spec.job], self.features, self.models).version.ref
 
     @property
     def features(self) -> FeatureStore:

@@ -37,6 +37,7 @@ app.add_typer(deployments_cli.tokens_app, name="tokens")
 app.command("deploy")(deployments_cli.deploy)
 app.command("serve")(deployments_cli.serve)
 app.command("train")(training_cli.train)
+app.add_typer(training_cli.triggers_app, name="triggers")
 
 
 def _version(value: bool) -> None:

@@ -249,3 +249,28 @@ monitor_points = sa.Table(
     sa.Column("detail", sa.JSON, nullable=False),
     sa.Index("ix_monitor_points_series", "monitor", "series", "at"),
 )
+
+training_triggers = sa.Table(
+    "training_triggers",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("paused", sa.Boolean, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+)
+
+training_runs = sa.Table(
+    "training_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("job", sa.String(128), nullable=False),
+    sa.Column("trigger", sa.String(128), nullable=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.Column("version", sa.String(200), nullable=True),
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Index("ix_training_runs_job", "job", "id"),
+)
