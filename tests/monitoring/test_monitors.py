@@ -103,6 +103,11 @@ def test_tests_and_thresholds_per_column(ws: weir.Workspace) -> None:
 
 
 def test_performance_per_version_from_labels(ws: weir.Workspace) -> None:
+    # one reference prediction whose label never came: labels read back as floats; CBPE must still fit
+    outputs = {"prediction": np.array([1]), "proba_0": np.array([0.2]), "proba_1": np.array([0.8])}
+    at = NOW - timedelta(days=2) + timedelta(minutes=30)
+    late = PredictionBatch(["late"], at, "churn", "churn", 1, "primary", outputs=outputs)
+    ws.monitors.log.append([late])
     ws.monitors.create(window_spec(window={"last_n": 200}))
     log_predictions(ws, start=NOW - timedelta(hours=2), n=100, shift=0.0, version=1, seed=4)
     log_predictions(ws, start=NOW - timedelta(hours=1), n=100, shift=0.0, version=2, seed=5)

@@ -136,3 +136,18 @@ def test_the_result_is_stored_as_a_validation_record(tmp_path: Path) -> None:
         (record,) = ws.models.validations(version.ref)
     assert record.passed and record.evidence["checks"][0]["evidence"]["mcnemar_p"] < 0.05
     assert record.evidence["policy"]["rules"] == ["better accuracy 0.05"]
+
+
+def test_a_slice_with_one_class_still_scores_the_positive_class() -> None:
+    from sklearn.metrics import log_loss
+
+    y = np.array([0] * 100 + [1] * 100)
+    p = np.where(y == 1, 0.9, 0.05)
+    model = Scores((p > 0.5).astype(int), p)  # no classes given: the gate takes them from the whole holdout
+    data = pd.DataFrame({"part": ["negatives"] * 100 + ["mixed"] * 100})
+    data.loc[150:, "part"] = "negatives-too"
+    gate = Gate([Rule.minimum("log_loss", 0.1)], slices=["part"], min_slice_support=10, resamples=100)
+    result = gate.evaluate(y, model, slice_data=data)
+    negatives = next(c for c in result.checks if c.slice == "part=negatives")
+    assert negatives.evidence["challenger"] == pytest.approx(log_loss(y[:100], p[:100], labels=[0, 1]))
+    assert negatives.passed  # 0.051, not the 2.996 of scoring the wrong class

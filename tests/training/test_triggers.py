@@ -95,7 +95,7 @@ def test_drift_and_performance_fire_once_per_evidence_after_the_cooldown(repo: R
     # already ran after its evidence (one retrain, not two)
     (fired,) = triggers.tick(now=t0 + timedelta(minutes=3))
     assert (fired.trigger, fired.status) == ("on-decay", "succeeded")
-    assert "0.7 on 'm' fell below threshold 0.8" in fired.reason
+    assert "accuracy 0.7 (version 1) on 'm' fell below the limit 0.8" in fired.reason
     assert triggers.tick(now=t0 + timedelta(hours=2)) == []  # the same evidence never fires twice
     record_monitor(ws, t0 + timedelta(hours=3), status="drift", accuracy=0.75)
     # new evidence after the cool-down: one retrain; on-drift then finds the job already ran after its drift
@@ -159,3 +159,39 @@ def test_bad_triggers_are_refused() -> None:
     with pytest.raises(ValidationError, match="kind 'nightly'"):
         TriggerSpec("t", "jobs.py", "j", "nightly")
     assert pd.Timestamp(Cron("0 3 * * 0").next_after(datetime(2026, 11, 26, tzinfo=UTC))).day_name() == "Sunday"
+
+
+def test_lower_is_better_metrics_fire_when_they_rise(repo: Repo) -> None:  # noqa: F811
+    ws, folder = repo
+    triggers = ws.triggers
+    triggers.add(spec(folder, "loss", "performance", monitor="m", metric="log_loss", below=0.5))
+    t0 = datetime.now(UTC)
+    with ws.db.write() as conn:
+        row = {"monitor": "m", "ran_at": t0, "window_start": None, "window_end": t0, "rows": 1, "status": "ok",
+               "alerted": False, "summary": {}}  # fmt: skip
+        run_id = conn.execute(monitor_runs.insert().values(**row).returning(monitor_runs.c.id)).scalar_one()
+        for version, value in ((1, 0.9), (2, 0.2)):  # the primary decays while a canary is fine
+            conn.execute(monitor_points.insert().values(run_id=run_id, monitor="m", at=t0, kind="performance",
+                         series="log_loss", version=version, value=value, p_value=None, threshold=None,
+                         flagged=False, detail={}))  # fmt: skip
+    (fired,) = triggers.tick(now=t0 + timedelta(minutes=1))
+    assert "log_loss 0.9 (version 1) on 'm' rose above the limit 0.5" in fired.reason
+
+
+def test_labels_that_arrive_late_are_counted(repo: Repo) -> None:  # noqa: F811
+    ws, folder = repo
+    triggers = ws.triggers
+    triggers.add(spec(folder, "labels", "labels", endpoint="churn", min_labels=30))
+    log = ws.monitors.log
+    now = datetime.now(UTC)
+    log.append([PredictionBatch([f"r{i}"], now - timedelta(days=1), "churn", "churn", 1, "primary") for i in range(40)])
+    triggers.add(spec(folder, "by-hand", "manual"))
+    triggers.run_now("by-hand")  # the job ran after those predictions were made
+    log.append_labels("churn", {f"r{i}": 1 for i in range(40)}, time=datetime.now(UTC) + timedelta(seconds=1))
+    (fired,) = triggers.tick(now=datetime.now(UTC) + timedelta(seconds=2))
+    assert "40 newly labelled predictions" in fired.reason
+
+
+def test_a_cron_that_never_matches_is_refused() -> None:
+    with pytest.raises(ValidationError, match="never matches"):
+        TriggerSpec("t", "jobs.py", "j", "schedule", cron="0 0 30 2 *")

@@ -74,6 +74,10 @@ class AlertPolicy:
         self.webhook_timeout = webhook_timeout
         self.states_: dict[str, _State] = {}
 
+    def restore(self, key: str, *, failing: bool, last_alert: datetime | None) -> None:
+        """Start ``key`` from a remembered state (a monitor keeps it in its stored runs between processes)."""
+        self.states_[key] = _State(failing=failing, last_alert=last_alert)
+
     def observe(
         self, key: str, failing: bool, *, at: datetime, message: str = "", details: dict[str, Any] | None = None
     ) -> Alert | None:

@@ -17,12 +17,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
 from weir.errors import NotFoundError, ValidationError
 from weir.events import DriftDetected, EventBus
-from weir.monitoring.alerts import AlertPolicy, _State
+from weir.monitoring.alerts import AlertPolicy
 from weir.monitoring.cbpe import CBPE
 from weir.monitoring.data_drift import DataDriftDetector, DataDriftResult
 from weir.monitoring.monitor_spec import MonitorSpec
@@ -263,11 +264,15 @@ class Monitors:
         if len(labelled) < MIN_ESTIMATION_ROWS:
             summary["estimation"] = f"needs {MIN_ESTIMATION_ROWS} labelled reference rows, has {len(labelled)}"
             return []
-        positive = probas[1].removeprefix(f"{OUTPUT}proba_")
-        truth = (labelled["label"].astype(str) == positive).astype(int).to_numpy()
-        chunk = len(current)
-        cbpe = CBPE(chunk_size=min(chunk, len(labelled)), n_bootstrap=100).fit(labelled[score].to_numpy(float), truth)
-        estimate = cbpe.estimate(current[score].to_numpy(float))
+        like = labelled[f"{OUTPUT}prediction"] if f"{OUTPUT}prediction" in labelled else labelled["label"]
+        (positive,) = _typed_like([probas[1].removeprefix(f"{OUTPUT}proba_")], like)
+        truth = np.array([v == positive for v in _typed_like(list(labelled["label"]), like)], dtype=int)
+        try:  # one chunk: the whole window (the bootstrap resamples the reference with replacement)
+            cbpe = CBPE(chunk_size=len(current), n_bootstrap=100).fit(labelled[score].to_numpy(float), truth)
+            estimate = cbpe.estimate(current[score].to_numpy(float))
+        except ValidationError as exc:
+            summary["estimation"] = exc.message
+            return []
         estimate = estimate[estimate["chunk"] == 0]
         return [
             {"kind": "estimated", "series": str(r["metric"]), "version": None, "value": _json(float(r["estimate"])),
@@ -293,7 +298,7 @@ class Monitors:
                     monitor_runs.c.monitor == spec.name, monitor_runs.c.alerted.is_(True)
                 )
             ).scalar_one_or_none()
-        policy.states_[key] = _State(failing=last is not None and last.status == "drift", last_alert=last_alert)
+        policy.restore(key, failing=last is not None and last.status == "drift", last_alert=last_alert)
         if status == "no data":
             return False
         message = f"{spec.endpoint}: {summary.get('n_drifted', 0)} of {len(summary['columns'])} columns drifted"
@@ -342,7 +347,7 @@ class Monitors:
         for spec in self.list_monitors():
             every = spec.every
             previous = last.get(spec.name)
-            if every is not None and (previous is None or _aware(previous) + every <= now):
+            if every is not None and (previous is None or previous + every <= now):
                 due.append(spec.name)
         return due
 
@@ -394,10 +399,6 @@ def performance_over_time(points: pd.DataFrame) -> pd.DataFrame | None:
         return None
     table = performance.pivot_table(index="at", columns="series", values="value", aggfunc="mean")
     return table.reset_index().rename(columns={"at": "window"})
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _inputs(frame: pd.DataFrame) -> pd.DataFrame:

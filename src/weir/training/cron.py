@@ -54,7 +54,8 @@ class Cron:
         fields = [_parse(p, *spec, expression) for p, spec in zip(parts, _FIELDS, strict=True)]
         self.minutes, self.hours, self.days, self.months, weekdays = fields
         self.weekdays = frozenset(d % 7 for d in weekdays)
-        self.any_day, self.any_weekday = parts[2] == "*", parts[4] == "*"
+        # as in Vixie cron, a day field starting with '*' (also '*/2') counts as unrestricted
+        self.any_day, self.any_weekday = parts[2].startswith("*"), parts[4].startswith("*")
 
     def _day_matches(self, when: datetime) -> bool:
         day, weekday = when.day in self.days, (when.isoweekday() % 7) in self.weekdays
@@ -65,7 +66,8 @@ class Cron:
     def next_after(self, when: datetime) -> datetime:
         """The first matching minute strictly after ``when`` (aware, UTC)."""
         t = when.replace(second=0, microsecond=0) + timedelta(minutes=1)
-        for _ in range(366 * 24 * 60 * 5):  # at most five years of minutes (Feb 29 schedules)
+        horizon = t + timedelta(days=366 * 28)  # 28 years: every weekday and leap-year combination
+        while t < horizon:
             if t.month not in self.months:
                 t = (t.replace(day=1, hour=0, minute=0) + timedelta(days=32)).replace(day=1)
             elif not self._day_matches(t):
@@ -76,4 +78,4 @@ class Cron:
                 t += timedelta(minutes=1)
             else:
                 return t
-        raise ValidationError(f"Cron {self.expression!r} never matches.")
+        raise ValidationError(f"Cron {self.expression!r} never matches (e.g. February 30th); fix the day fields.")

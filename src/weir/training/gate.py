@@ -42,7 +42,15 @@ import numpy as np
 import pandas as pd
 
 from weir.errors import ValidationError
-from weir.training.paired import HIGHER_IS_BETTER, Scores, mcnemar_p, metric_value, paired_bootstrap
+from weir.training.paired import (
+    HIGHER_IS_BETTER,
+    Scores,
+    mcnemar_p,
+    metric_value,
+    paired_bootstrap,
+    subset,
+    with_classes,
+)
 from weir.types import JSONDict
 
 Kind = Literal["minimum", "better", "non_inferior"]
@@ -154,6 +162,11 @@ class Gate:
         for name, s in (("challenger", challenger), ("champion", champion)):
             if s is not None and len(s.predictions) != len(y):
                 raise ValidationError(f"The {name} has {len(s.predictions)} predictions for {len(y)} labelled rows.")
+        # The classes, once, from the whole holdout: a slice with one class still knows which is positive.
+        seen = [y, challenger.predictions] + ([] if champion is None else [champion.predictions])
+        classes = tuple(np.unique(np.concatenate([np.asarray(v) for v in seen])).tolist())
+        challenger = with_classes(challenger, classes)
+        champion = None if champion is None else with_classes(champion, classes)
         groups = self._groups(y, slice_data)
         checks: list[Check] = []
         for label, _ in groups["missing"]:
@@ -162,9 +175,9 @@ class Gate:
         slice_count = max(len(tested) - 1, 1)
         for label, index in tested:
             confidence = self.confidence if label is None else 1 - (1 - self.confidence) / slice_count
-            old = None if champion is None else _rows(champion, index)
+            old = None if champion is None else subset(champion, index)
             for rule in self.rules:
-                checks.append(self._check(rule, label, y[index], _rows(challenger, index), old, confidence))
+                checks.append(self._check(rule, label, y[index], subset(challenger, index), old, confidence))
         for label, support in groups["small"]:
             checks.append(Check(f"slice {label}", True, f"skipped: {support} rows < min_slice_support", label))
         checks += self._budgets(challenger_latency_ms, challenger_size_bytes, signature_compatible)
@@ -285,10 +298,6 @@ def signatures_compatible(champion: Mapping[str, Any] | None, challenger: Mappin
     if challenger is None:
         return False
     return champion.get("inputs") == challenger.get("inputs")
-
-
-def _rows(s: Scores, index: np.ndarray[Any, Any]) -> Scores:
-    return Scores(s.predictions[index], None if s.probabilities is None else s.probabilities[index], s.classes)
 
 
 def _clean(value: Any) -> Any:

@@ -33,7 +33,8 @@ from weir.errors import NotFoundError, ValidationError, WeirError
 from weir.features import FeatureStore
 from weir.monitoring.performance import metric_names, performance
 from weir.registry import ModelRegistry, ModelVersion
-from weir.training.gate import Gate, GateResult, signatures_compatible
+from weir.registry.lineage import data_fingerprint as data_fingerprint_of
+from weir.training.gate import Check, Gate, GateResult, signatures_compatible
 from weir.training.paired import Scores
 from weir.types import JSONDict
 
@@ -65,8 +66,13 @@ class TrainingJob:
     def __post_init__(self) -> None:
         if not callable(self.train):
             raise ValidationError(f"TrainingJob {self.name!r}: train must be a function (frame -> fitted model).")
-        if isinstance(self.holdout, float) and not 0 < self.holdout < 1:
-            raise ValidationError(f"TrainingJob {self.name!r}: a holdout share must be in (0, 1).")
+        if isinstance(self.holdout, timedelta):
+            if self.holdout <= timedelta(0):
+                raise ValidationError(f"TrainingJob {self.name!r}: a holdout span must be positive.")
+        elif isinstance(self.holdout, bool) or not isinstance(self.holdout, int | float) or not 0 < self.holdout < 1:
+            raise ValidationError(
+                f"TrainingJob {self.name!r}: holdout must be a timedelta or a share in (0, 1), not {self.holdout!r}."
+            )
         if self.task not in ("classification", "regression"):
             raise ValidationError(f"TrainingJob {self.name!r}: task must be classification or regression.")
 
@@ -126,8 +132,15 @@ def run_job(job: TrainingJob, features: FeatureStore, models: ModelRegistry) -> 
     measured = performance(y, candidate.predictions, candidate.probabilities, task=job.task)  # type: ignore[arg-type]
     metrics = {m: float(measured[m]) for m in metric_names(job.task) if not pd.isna(measured[m])}
     champion = _champion(models, job.model)
+    split = {
+        "holdout": str(job.holdout),
+        "holdout_from": str(pd.to_datetime(holdout[job.timestamp_column], utc=True).min()),
+        "train_rows": len(train),
+        "holdout_rows": len(holdout),
+        "labels_digest": data_fingerprint_of(labelled),
+    }
     version = models.register(
-        job.model, model, input_example=X_holdout.head(20), metrics=metrics, tags={"job": job.name},
+        job.model, model, input_example=X_holdout.head(20), metrics=metrics, tags={"job": job.name}, params=split,
         description=f"trained by job {job.name!r} on {len(train)} rows; {len(holdout)} held out",
         parent=None if champion is None else champion.version, code_path=str(job.base), **frame.lineage(),
     )  # fmt: skip
@@ -136,8 +149,12 @@ def run_job(job: TrainingJob, features: FeatureStore, models: ModelRegistry) -> 
     if job.gate is not None:
         old = None
         if champion is not None:
-            old = _scores(job, models.load(champion.ref, trust_pickle=False), X_holdout)
-        result = job.gate.evaluate(
+            try:
+                old = _scores(job, models.load(champion.ref, trust_pickle=False), X_holdout)
+            except WeirError as exc:  # recorded as the gate's verdict, never left half-done
+                check = Check("champion", False, f"{champion.ref} cannot score the holdout: {exc.message}")
+                result = GateResult(False, (check,), {"champion": True})
+        result = result or job.gate.evaluate(
             y, candidate, champion=old,
             signature_compatible=signatures_compatible(
                 None if champion is None else champion.signature.to_dict() if champion.signature else None,

@@ -64,6 +64,8 @@ def _positive(s: Scores) -> Array:
 
 
 def _positive_label(y: Array, s: Scores) -> Any:
+    """The class whose probability a 1-D score is: the last of ``classes`` (``Gate.evaluate`` fills them
+    from the whole holdout, so a slice or resample holding one class still scores the same class)."""
     if s.classes is not None:
         return s.classes[-1]
     values = np.unique(y)
@@ -128,7 +130,7 @@ def paired_bootstrap(
         else:
             for j, i in enumerate(index):
                 diffs[done + j] = sign * (
-                    metric_value(metric, y[i], _rows(challenger, i)) - metric_value(metric, y[i], _rows(champion, i))
+                    metric_value(metric, y[i], subset(challenger, i)) - metric_value(metric, y[i], subset(champion, i))
                 )
         done += count
     finite = diffs[np.isfinite(diffs)]
@@ -137,8 +139,16 @@ def paired_bootstrap(
     return PairedDifference(first, second, sign * (second - first), float(low), float(high), len(finite))
 
 
-def _rows(s: Scores, index: Array) -> Scores:
+def subset(s: Scores, index: Array) -> Scores:
+    """The scores of some rows."""
     return Scores(s.predictions[index], None if s.probabilities is None else s.probabilities[index], s.classes)
+
+
+def with_classes(s: Scores, classes: tuple[Any, ...]) -> Scores:
+    """``s`` with its classes set (if it has probabilities and none yet)."""
+    if s.probabilities is None or s.classes is not None:
+        return s
+    return Scores(s.predictions, s.probabilities, classes)
 
 
 def mcnemar_p(y: Array, champion: Scores, challenger: Scores) -> float:

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -27,12 +28,14 @@ from weir.registry import ModelRegistry
 from weir.store import Database, PredictionLog
 from weir.store.schema import monitor_points, monitor_runs, training_runs, training_triggers
 from weir.training.cron import Cron
+from weir.training.paired import HIGHER_IS_BETTER
 from weir.types import JSONDict
 
 logger = logging.getLogger(__name__)
 
 KINDS = ("schedule", "drift", "performance", "labels", "manual")
 STALE_RUN = timedelta(hours=6)
+LABEL_LOOKBACK = timedelta(days=90)  # labels for predictions older than this before the last run are not counted
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ class TriggerSpec:
         if missing:
             raise ValidationError(f"{where}: a {self.kind} trigger needs {', '.join(missing)}.")
         if self.kind == "schedule":
-            Cron(str(self.cron))
+            Cron(str(self.cron)).next_after(datetime(2000, 1, 1, tzinfo=UTC))  # refuses one that never matches
         if self.kind == "performance":
             if (self.below is None) == (self.margin is None):
                 raise ValidationError(f"{where}: give exactly one of below (a threshold) and margin (vs the version).")
@@ -168,7 +171,7 @@ class Triggers:
         # Evidence (and a schedule's period) counts from the job's last run, whichever trigger started it.
         seen = max((t for t in (since, job_ran) if t is not None), default=None)
         if spec.kind == "schedule":
-            due = Cron(str(spec.cron)).next_after(_aware(seen or created or now))
+            due = Cron(str(spec.cron)).next_after(seen or created or now)
             return f"schedule {spec.cron!r} was due at {due.isoformat()}" if due <= now else None
         if since is not None and now - since < timedelta(hours=spec.cooldown_hours):
             return None
@@ -182,46 +185,62 @@ class Triggers:
         query = sa.select(monitor_runs).where(monitor_runs.c.monitor == spec.monitor).order_by(monitor_runs.c.id.desc())
         with self.db.read() as conn:
             latest = conn.execute(query.limit(1)).first()
-        if latest is None or latest.status != "drift" or (since is not None and _aware(latest.ran_at) <= since):
+        if latest is None or latest.status != "drift" or (since is not None and latest.ran_at <= since):
             return None
         drifted = latest.summary.get("n_drifted")
-        return f"monitor {spec.monitor!r} found drift at {_aware(latest.ran_at).isoformat()} ({drifted} columns)"
+        return f"monitor {spec.monitor!r} found drift at {latest.ran_at.isoformat()} ({drifted} columns)"
 
     def _performance(self, spec: TriggerSpec, since: datetime | None) -> str | None:
-        query = (
-            sa.select(monitor_points)
-            .where(
-                monitor_points.c.monitor == spec.monitor,
-                monitor_points.c.kind == "performance",
-                monitor_points.c.series == spec.metric,
-            )
-            .order_by(monitor_points.c.at.desc(), monitor_points.c.id.desc())
+        """The newest run's points of the metric, every version (a healthy canary must not hide a decaying
+        primary); decay is below the limit, or above it for metrics where lower is better."""
+        newest = sa.select(sa.func.max(monitor_points.c.at)).where(
+            monitor_points.c.monitor == spec.monitor,
+            monitor_points.c.kind == "performance",
+            monitor_points.c.series == spec.metric,
         )
         with self.db.read() as conn:
-            point = conn.execute(query.limit(1)).first()
-        if point is None or point.value is None or (since is not None and _aware(point.at) <= since):
-            return None
-        if spec.below is not None:
-            limit, what = spec.below, f"threshold {spec.below:g}"
-        else:
-            try:
-                version = self.models.get_version(f"{spec.model}/{point.version}")
-            except NotFoundError:
+            at = conn.execute(newest).scalar_one_or_none()
+            if at is None or (since is not None and at <= since):
                 return None
-            baseline = version.metrics.get(str(spec.metric))
-            if baseline is None:
-                return None
-            limit, what = (
-                float(baseline) - float(spec.margin or 0),
-                f"version {point.version}'s {baseline:.4g} - {spec.margin:g}",
-            )
-        if point.value >= limit:
-            return None
-        return f"{spec.metric} {point.value:.4g} on {spec.monitor!r} fell below {what}"
+            points = conn.execute(
+                sa.select(monitor_points).where(
+                    monitor_points.c.monitor == spec.monitor,
+                    monitor_points.c.kind == "performance",
+                    monitor_points.c.series == spec.metric,
+                    monitor_points.c.at == at,
+                )
+            ).all()
+        higher = HIGHER_IS_BETTER.get(str(spec.metric), True)
+        for point in points:
+            if point.value is None:
+                continue
+            if spec.below is not None:
+                limit, what = spec.below, f"the limit {spec.below:g}"
+            else:
+                try:
+                    baseline = self.models.get_version(f"{spec.model}/{point.version}").metrics.get(str(spec.metric))
+                except NotFoundError:
+                    continue
+                if baseline is None:
+                    continue
+                margin = float(spec.margin or 0)
+                limit = float(baseline) - margin if higher else float(baseline) + margin
+                what = f"version {point.version}'s {baseline:.4g} {'-' if higher else '+'} {margin:g}"
+            if (point.value < limit) if higher else (point.value > limit):
+                direction = "fell below" if higher else "rose above"
+                return (
+                    f"{spec.metric} {point.value:.4g} (version {point.version}) on {spec.monitor!r} {direction} {what}"
+                )
+        return None
 
     def _labels(self, spec: TriggerSpec, since: datetime | None, now: datetime) -> str | None:
-        frame = self.log.read(str(spec.endpoint), start=since, end=now, with_labels=True, columns=["request_id"])
-        count = int(frame["label"].notna().sum()) if len(frame) else 0
+        """Labels that arrived since the job's last run (by when the label came, not the prediction)."""
+        lookback = None if since is None else since - LABEL_LOOKBACK
+        frame = self.log.read(str(spec.endpoint), start=lookback, end=now, with_labels=True, columns=["request_id"])
+        arrived = frame["label"].notna()
+        if since is not None and len(frame):
+            arrived &= pd.to_datetime(frame["label_time"], utc=True) > since
+        count = int(arrived.sum()) if len(frame) else 0
         if count < int(spec.min_labels or 0):
             return None
         return f"{count} newly labelled predictions on {spec.endpoint!r} (at least {spec.min_labels})"
@@ -235,7 +254,11 @@ class Triggers:
         for spec, paused in self.list_triggers():
             # Checked one after another: once a trigger ran the job, the evidence of the others is older
             # than that run, so one tick retrains a job once however many of its triggers held.
-            why = None if paused else self.reason(spec, now)
+            try:
+                why = None if paused else self.reason(spec, now)
+            except Exception:  # one broken trigger must not stop the others
+                logger.exception("trigger %s could not be checked", spec.name)
+                continue
             if why is not None:
                 fired.append(self.fire(spec, why, now=now))
         return fired
@@ -254,7 +277,7 @@ class Triggers:
                 )
             ).all()
             for run in running:
-                if now - _aware(run.started_at) > STALE_RUN:
+                if now - run.started_at > STALE_RUN:
                     conn.execute(training_runs.update().where(training_runs.c.id == run.id).values(
                         status="abandoned", finished_at=now))  # fmt: skip
                 else:
@@ -280,24 +303,24 @@ class Triggers:
     def _finish(self, run_id: int, status: str, version: str | None, detail: JSONDict) -> None:
         with self.db.write() as conn:
             conn.execute(
-                training_runs.update().where(training_runs.c.id == run_id).values(
+                training_runs.update().where(training_runs.c.id == run_id, training_runs.c.status == "running").values(
                     status=status, finished_at=datetime.now(UTC), version=version, detail=detail
                 )
             )  # fmt: skip
 
     def _last_fired(self, conn: Connection, trigger: str) -> datetime | None:
-        value = conn.execute(
+        value: datetime | None = conn.execute(
             sa.select(sa.func.max(training_runs.c.started_at)).where(training_runs.c.trigger == trigger)
         ).scalar_one_or_none()
-        return None if value is None else _aware(value)
+        return value
 
     def _last_job_run(self, conn: Connection, job: str) -> datetime | None:
-        value = conn.execute(
+        value: datetime | None = conn.execute(
             sa.select(sa.func.max(training_runs.c.started_at)).where(
                 training_runs.c.job == job, training_runs.c.status != "abandoned"
             )
         ).scalar_one_or_none()
-        return None if value is None else _aware(value)
+        return value
 
     def runs(self, job: str | None = None, limit: int = 50) -> list[JSONDict]:
         query = sa.select(training_runs).order_by(training_runs.c.id.desc()).limit(limit)
@@ -315,12 +338,8 @@ def _run_dict(row: Any) -> JSONDict:
         "trigger": row.trigger,
         "reason": row.reason,
         "status": row.status,
-        "started_at": _aware(row.started_at).isoformat(),
-        "finished_at": None if row.finished_at is None else _aware(row.finished_at).isoformat(),
+        "started_at": row.started_at.isoformat(),
+        "finished_at": None if row.finished_at is None else row.finished_at.isoformat(),
         "version": row.version,
         "detail": row.detail,
     }
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
