@@ -6,11 +6,11 @@ Rules:
 - ``Rule.minimum(metric, value)``: the challenger's metric reaches ``value`` (at most ``value`` for
   metrics where lower is better: ``log_loss``, ``mae``, ``rmse``);
 - ``Rule.better(metric, margin, relative=False)``: the challenger beats the champion by more than
-  ``margin`` (or ``margin`` x the champion's value): the lower bound of the paired bootstrap interval of
-  the improvement is above it; for ``accuracy`` McNemar's exact one-sided test must also reject at
+  ``margin`` (or ``margin`` x the champion's value): the one-sided lower bound (at ``confidence``) of the
+  paired bootstrap of the improvement is above it; for ``accuracy`` McNemar's exact one-sided test must also reject at
   ``1 - confidence``;
 - ``Rule.non_inferior(metric, margin, relative=False)``: the challenger is not worse by ``margin`` or
-  more: the interval's lower bound is above ``-margin``.
+  more: that lower bound is above ``-margin``.
 
 Each rule is checked on the whole holdout and on every slice (a value of a ``slices`` column) with at
 least ``min_slice_support`` rows; the confidence of slice checks is Bonferroni-corrected over them.

@@ -110,8 +110,9 @@ class PairedDifference:
 def paired_bootstrap(
     metric: str, y: Array, champion: Scores, challenger: Scores, *, resamples: int, confidence: float, seed: int
 ) -> PairedDifference:
-    """Resample the rows (the same rows for both models) and take the percentile interval of the
-    improvement. Per-row metrics are vectorised; the others are recomputed per resample."""
+    """Resample the rows (the same rows for both models) and take the percentile bounds of the
+    improvement: ``low`` is its one-sided lower bound at ``confidence``, ``high`` the upper one. Per-row
+    metrics are vectorised; the others are recomputed per resample."""
     sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
     first, second = metric_value(metric, y, champion), metric_value(metric, y, challenger)
     n = len(y)
@@ -134,8 +135,8 @@ def paired_bootstrap(
                 )
         done += count
     finite = diffs[np.isfinite(diffs)]
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(finite, [tail, 1 - tail]) if len(finite) else (math.nan, math.nan)
+    # One-sided bounds at ``confidence`` (the gate asks "is it better?", one-sided, as McNemar's test does).
+    low, high = np.quantile(finite, [1 - confidence, confidence]) if len(finite) else (math.nan, math.nan)
     return PairedDifference(first, second, sign * (second - first), float(low), float(high), len(finite))
 
 
