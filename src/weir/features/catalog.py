@@ -54,6 +54,7 @@ class Registered:
     spec: JSONDict
     created_at: datetime
     created_by: str
+    digest: str = ""
 
     def to_dict(self) -> JSONDict:
         return {
@@ -85,7 +86,8 @@ class FeatureCatalog:
             changed = [
                 d
                 for d in items
-                if (d.kind, d.name) not in latest or latest[(d.kind, d.name)].spec != pending[(d.kind, d.name)]
+                if (d.kind, d.name) not in latest
+                or latest[(d.kind, d.name)].digest != digest(pending[(d.kind, d.name)])
             ]
             if not force:  # first, so that a refusal names every consumer, even one defined in the same file
                 for item in changed:
@@ -343,7 +345,7 @@ class FeatureCatalog:
 
 
 def _registered(row: Any) -> Registered:
-    return Registered(row.kind, row.name, row.version, row.spec, row.created_at, row.created_by)
+    return Registered(row.kind, row.name, row.version, row.spec, row.created_at, row.created_by, row.digest)
 
 
 def _deployments_using(conn: Connection, services: list[str]) -> list[str]:

@@ -109,17 +109,13 @@ class FeatureStore:
         if isinstance(definitions, str | Path):
             definitions = load_definitions(definitions)
         items = list(definitions)
-        before = {
-            d.name: self.catalog.view(d.name) for d in items if isinstance(d, FeatureView) and self._known(d.name)
-        }
+        known = {r.name for r in self.catalog.definitions("view")}
+        before = {d.name: self.catalog.view(d.name) for d in items if isinstance(d, FeatureView) and d.name in known}
         applied = self.catalog.apply(items, force=force)
         for result in applied:
             if result.kind == "view" and result.status == "updated":
                 self._invalidate_online(before[result.name], self.catalog.view(result.name))
         return applied
-
-    def _known(self, view: str) -> bool:
-        return any(r.name == view for r in self.catalog.definitions("view"))
 
     def _invalidate_online(self, old: FeatureView, new: FeatureView) -> None:
         """After a view changes, its online values may be incomplete or unreachable: a change of join keys

@@ -30,7 +30,7 @@ from weir.monitoring.monitor_spec import MonitorSpec
 from weir.monitoring.performance import metric_names, performance
 from weir.store import Database, PredictionLog
 from weir.store.schema import monitor_points, monitor_runs, monitors
-from weir.types import JSONDict
+from weir.types import JSONDict, json_ready
 
 logger = logging.getLogger(__name__)
 
@@ -275,9 +275,9 @@ class Monitors:
             return []
         estimate = estimate[estimate["chunk"] == 0]
         return [
-            {"kind": "estimated", "series": str(r["metric"]), "version": None, "value": _json(float(r["estimate"])),
+            {"kind": "estimated", "series": str(r["metric"]), "version": None, "value": float(r["estimate"]),
              "p_value": None, "threshold": None, "flagged": bool(r["alert"]),
-             "detail": {k: _json(float(r[k])) for k in ("lower", "upper", "lower_threshold", "upper_threshold")}}
+             "detail": {k: float(r[k]) for k in ("lower", "upper", "lower_threshold", "upper_threshold")}}
             for r in estimate.to_dict(orient="records")
         ]  # fmt: skip
 
@@ -321,14 +321,14 @@ class Monitors:
                 conn.execute(
                     monitor_runs.insert().values(
                         monitor=spec.name, ran_at=now, window_start=start, window_end=end, rows=rows,
-                        status=status, alerted=alerted, summary=_json(summary),
+                        status=status, alerted=alerted, summary=json_ready(summary),
                     ).returning(monitor_runs.c.id)
                 ).scalar_one()
             )  # fmt: skip
             if points:
                 conn.execute(
                     monitor_points.insert(),
-                    [{"run_id": run_id, "monitor": spec.name, "at": now, **_json(p)} for p in points],
+                    [{"run_id": run_id, "monitor": spec.name, "at": now, **json_ready(p)} for p in points],
                 )
         return run_id
 
@@ -435,15 +435,3 @@ def _typed_like(values: list[Any], like: pd.Series) -> list[Any]:
         except (TypeError, ValueError):
             out.append(v)
     return out
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json(v) for v in value]
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if hasattr(value, "item"):
-        return value.item()
-    return value

@@ -44,6 +44,7 @@ import pandas as pd
 from weir.errors import ValidationError
 from weir.monitoring.data_drift import ColumnDrift, DataDriftResult
 from weir.monitoring.svg import bar_chart, line_chart
+from weir.types import json_ready
 
 DEFAULT_TITLE = "weir drift report"
 DEFAULT_BINS = 20
@@ -101,7 +102,7 @@ def drift_report_json(
         if outcome.test is not None:
             ref, cur = _column(reference, outcome.column, "reference"), _column(current, outcome.column, "current")
             chart = _chart(outcome, ref, cur, bins, top_k)
-        body = {k: _clean(v) for k, v in fields[outcome.column].items()}
+        body = {k: json_ready(v) for k, v in fields[outcome.column].items()}
         columns.append({**body, "chart": chart})
     tested = result.n_columns_tested
     dataset = {
@@ -109,9 +110,9 @@ def drift_report_json(
         "dataset_drift": result.dataset_drift,
         "n_columns_tested": tested,
         "n_drifted": result.n_drifted,
-        "share_drifted": _clean(result.share_drifted),
-        "drift_share": _clean(result.drift_share),
-        "alpha": _clean(result.alpha),
+        "share_drifted": json_ready(result.share_drifted),
+        "drift_share": json_ready(result.drift_share),
+        "alpha": json_ready(result.alpha),
         "correction": result.correction,
         "reason": result.reason,
         "ignored_columns": list(result.ignored_columns),
@@ -270,17 +271,8 @@ def _performance(frame: pd.DataFrame) -> dict[str, Any]:
             f"The 'performance' frame has no numeric metric column (columns: {list(map(str, frame.columns))}); "
             "pass one row per window with a 'window' column and one column per metric."
         )
-    values = {str(n): [_clean(float(v)) for v in frame[n].to_numpy(dtype=np.float64)] for n in metrics}
+    values = {str(n): [json_ready(float(v)) for v in frame[n].to_numpy(dtype=np.float64)] for n in metrics}
     return {"windows": [str(w) for w in windows], "metrics": values}
-
-
-def _clean(value: object) -> object:
-    """JSON-safe: numpy scalars to Python, NaN and infinities to ``None``."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _fmt(value: object, p_value: bool = False) -> str:

@@ -51,7 +51,7 @@ from weir.training.paired import (
     subset,
     with_classes,
 )
-from weir.types import JSONDict
+from weir.types import JSONDict, json_ready
 
 Kind = Literal["minimum", "better", "non_inferior"]
 
@@ -106,7 +106,7 @@ class GateResult:
     policy: JSONDict
 
     def to_dict(self) -> JSONDict:
-        return {"passed": self.passed, "checks": [_clean(asdict(c)) for c in self.checks], "policy": self.policy}
+        return {"passed": self.passed, "checks": [json_ready(asdict(c)) for c in self.checks], "policy": self.policy}
 
     def failures(self) -> list[Check]:
         return [c for c in self.checks if not c.passed]
@@ -298,15 +298,3 @@ def signatures_compatible(champion: Mapping[str, Any] | None, challenger: Mappin
     if challenger is None:
         return False
     return champion.get("inputs") == challenger.get("inputs")
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, np.generic):
-        return _clean(value.item())
-    return value
