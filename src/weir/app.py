@@ -23,6 +23,7 @@ from weir.features import FeatureStore, OfflineStore, open_online_store
 from weir.monitoring.monitors import Monitors
 from weir.registry import Deployments, ModelRegistry, Tokens
 from weir.store import ArtifactStore, Database
+from weir.training.rollouts import Rollouts
 from weir.training.triggers import Triggers, TriggerSpec
 
 logger = logging.getLogger(__name__)
@@ -66,13 +67,20 @@ class Workspace:
         return Triggers(self.db, PredictionLog(self.settings.prediction_log), self.models, self._run_trigger,
                         actor=self.settings.user)  # fmt: skip
 
+    @property
+    def rollouts(self) -> Rollouts:
+        """Progressive rollouts over the deployments, judged from the prediction log."""
+        from weir.store import PredictionLog
+
+        return Rollouts(self.deployments, PredictionLog(self.settings.prediction_log))
+
     def _run_trigger(self, spec: TriggerSpec) -> str:
         from weir.training.jobs import load_jobs, run_job
 
         jobs = load_jobs(spec.job_file)
         if spec.job not in jobs:
             raise ValidationError(f"{spec.job_file} has no job {spec.job!r}; it defines {', '.join(jobs)}.")
-        return run_job(jobs[spec.job], self.features, self.models).version.ref
+        return run_job(jobs[spec.job], self.features, self.models, self.rollouts).version.ref
 
     @property
     def features(self) -> FeatureStore:

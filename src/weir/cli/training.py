@@ -36,7 +36,7 @@ def train(
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console,
                   transient=True, disable=as_json) as bar:  # fmt: skip
         bar.add_task(f"training job {chosen.name}", total=None)
-        result = run_job(chosen, ws.features, ws.models)
+        result = run_job(chosen, ws.features, ws.models, ws.rollouts)
     if as_json:
         print_json(result.to_dict())
         return
@@ -50,6 +50,9 @@ def train(
         console.print(f"gate {verdict}" + (f"; now {chosen.promote_to}" if result.promoted else ""))
         for check in result.gate.checks:
             console.print(f"  {'✓' if check.passed else '✗'} {check.name}: {check.reason}")
+    if result.rollout is not None:
+        console.print(f"rollout {result.rollout} started on endpoint {chosen.rollout} (`weir rollouts show "
+                      f"{result.rollout}`)")  # fmt: skip
 
 
 triggers_app = typer.Typer(help="Retraining triggers: schedule, drift, performance, new labels, manual.",

@@ -148,25 +148,29 @@ class Deployments:
 
     def promote(self, endpoint: str, *, reason: str = "", actor: str | None = None) -> Deployment:
         """Make the canary the primary. A primary that follows an alias keeps doing so: the alias moves."""
-        actor = actor or self.registry.actor
         with self.db.write() as conn:
-            current = self._get(conn, endpoint)
-            if current.canary is None:
-                raise ConflictError(
-                    f"Endpoint {endpoint!r} has no canary to promote; set one with `weir deployments set-canary`."
-                )
-            primary, canary = parse_ref(current.primary), parse_ref(current.canary)
-            moved: JSONDict | None = None
-            new = replace(current, canary=None, canary_weight=0.0)
-            if primary.alias is not None and primary.name == canary.name:
-                target = self.registry.resolve_in(conn, canary)
-                before = self.registry.move_alias_in(
-                    conn, primary.name, primary.alias, target, actor=actor, reason=f"promoted on endpoint {endpoint}"
-                )
-                moved = {"model": primary.name, "alias": primary.alias, "from": before, "to": target}
-            else:
-                new = replace(new, primary=current.canary)
-            return self._write(conn, current, new, "promote", reason, actor, extra={"alias_moved": moved})
+            return self.promote_in(conn, endpoint, reason=reason, actor=actor)
+
+    def promote_in(self, conn: Connection, endpoint: str, *, reason: str = "", actor: str | None = None) -> Deployment:
+        """:meth:`promote` inside the caller's write transaction."""
+        actor = actor or self.registry.actor
+        current = self._get(conn, endpoint)
+        if current.canary is None:
+            raise ConflictError(
+                f"Endpoint {endpoint!r} has no canary to promote; set one with `weir deployments set-canary`."
+            )
+        primary, canary = parse_ref(current.primary), parse_ref(current.canary)
+        moved: JSONDict | None = None
+        new = replace(current, canary=None, canary_weight=0.0)
+        if primary.alias is not None and primary.name == canary.name:
+            target = self.registry.resolve_in(conn, canary)
+            before = self.registry.move_alias_in(
+                conn, primary.name, primary.alias, target, actor=actor, reason=f"promoted on endpoint {endpoint}"
+            )
+            moved = {"model": primary.name, "alias": primary.alias, "from": before, "to": target}
+        else:
+            new = replace(new, primary=current.canary)
+        return self._write(conn, current, new, "promote", reason, actor, extra={"alias_moved": moved})
 
     def rollback(self, endpoint: str, *, reason: str = "", actor: str | None = None) -> Deployment:
         """Undo: drop the canary if there is one; otherwise restore the previous revision (moving back an
@@ -212,15 +216,30 @@ class Deployments:
         actor: str | None,
         create: bool = False,
     ) -> Deployment:
-        actor = actor or self.registry.actor
         with self.db.write() as conn:
-            try:
-                current: Deployment | None = self._get(conn, endpoint)
-            except DeploymentNotFoundError:
-                if not create:
-                    raise
-                current = None
-            return self._write(conn, current, change(current), action, reason, actor)  # type: ignore[arg-type]
+            return self.change_in(conn, endpoint, action, change, reason=reason, actor=actor, create=create)
+
+    def change_in(
+        self,
+        conn: Connection,
+        endpoint: str,
+        action: str,
+        change: Callable[[Deployment], Deployment],
+        *,
+        reason: str = "",
+        actor: str | None = None,
+        create: bool = False,
+    ) -> Deployment:
+        """Apply ``change`` to the deployment inside the caller's write transaction (for callers such as
+        rollouts that change a deployment and their own state atomically)."""
+        actor = actor or self.registry.actor
+        try:
+            current: Deployment | None = self._get(conn, endpoint)
+        except DeploymentNotFoundError:
+            if not create:
+                raise
+            current = None
+        return self._write(conn, current, change(current), action, reason, actor)  # type: ignore[arg-type]
 
     def _write(
         self,

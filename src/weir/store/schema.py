@@ -274,3 +274,48 @@ training_runs = sa.Table(
     sa.Column("detail", sa.JSON, nullable=False),
     sa.Index("ix_training_runs_job", "job", "id"),
 )
+
+rollouts = sa.Table(
+    "rollouts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("endpoint", sa.String(128), nullable=False),
+    sa.Column("model", sa.String(128), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("primary_version", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("phase", sa.String(20), nullable=False),
+    sa.Column("step", sa.Integer, nullable=False),
+    sa.Column("phase_started_at", UTCDateTime, nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("inconclusive", sa.Integer, nullable=False),
+    sa.Column("policy", sa.JSON, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("ix_rollouts_endpoint", "endpoint", "id"),
+)
+
+rollout_steps = sa.Table(
+    "rollout_steps",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("rollout_id", sa.Integer, sa.ForeignKey("rollouts.id"), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("phase", sa.String(20), nullable=False),
+    sa.Column("weight", sa.Float, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("analysis", sa.JSON, nullable=False),
+    sa.Index("ix_rollout_steps_rollout", "rollout_id", "id"),
+)
+
+agent_leases = sa.Table(
+    "agent_leases",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("acquired_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)

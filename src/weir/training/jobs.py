@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import runpy
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -36,6 +36,7 @@ from weir.registry import ModelRegistry, ModelVersion
 from weir.registry.lineage import data_fingerprint as data_fingerprint_of
 from weir.training.gate import Check, Gate, GateResult, signatures_compatible
 from weir.training.paired import Scores
+from weir.training.rollouts import Rollouts
 from weir.types import JSONDict
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ class TrainingJob:
     timestamp_column: str = "event_timestamp"
     gate: Gate | None = None
     promote_to: str | None = "challenger"  # the alias a candidate that passes the gate gets
+    rollout: str | None = None  # an endpoint to roll a candidate that passes the gate out on
+    rollout_policy: Mapping[str, Any] | None = None
     base: Path = field(default_factory=Path.cwd)
 
     def __post_init__(self) -> None:
@@ -72,6 +75,10 @@ class TrainingJob:
         elif isinstance(self.holdout, bool) or not isinstance(self.holdout, int | float) or not 0 < self.holdout < 1:
             raise ValidationError(
                 f"TrainingJob {self.name!r}: holdout must be a timedelta or a share in (0, 1), not {self.holdout!r}."
+            )
+        if self.rollout is not None and self.gate is None:
+            raise ValidationError(
+                f"TrainingJob {self.name!r}: rollout needs a gate; only a validated candidate is rolled out."
             )
         if self.task not in ("classification", "regression"):
             raise ValidationError(f"TrainingJob {self.name!r}: task must be classification or regression.")
@@ -87,6 +94,7 @@ class TrainResult:
     gate: GateResult | None
     promoted: bool
     seconds: float
+    rollout: int | None = None
 
     def to_dict(self) -> JSONDict:
         return {
@@ -98,6 +106,7 @@ class TrainResult:
             "gate": None if self.gate is None else self.gate.to_dict(),
             "promoted": self.promoted,
             "seconds": self.seconds,
+            "rollout": self.rollout,
         }
 
 
@@ -116,8 +125,11 @@ def load_jobs(path: str | Path) -> dict[str, TrainingJob]:
     return jobs
 
 
-def run_job(job: TrainingJob, features: FeatureStore, models: ModelRegistry) -> TrainResult:
-    """Build the frame, train, evaluate on the held-out newest rows, register, gate, promote."""
+def run_job(
+    job: TrainingJob, features: FeatureStore, models: ModelRegistry, rollouts: Rollouts | None = None
+) -> TrainResult:
+    """Build the frame, train, evaluate on the held-out newest rows, register, gate, promote, and start the
+    job's rollout when it names one."""
     started = time.perf_counter()
     labelled = _labels(job)
     frame = features.training_frame(labelled.drop(columns=[job.label]), job.features,
@@ -165,9 +177,13 @@ def run_job(job: TrainingJob, features: FeatureStore, models: ModelRegistry) -> 
         if result.passed and job.promote_to:
             models.set_alias(job.model, job.promote_to, version.version, reason=f"passed the gate of job {job.name}")
             promoted = True
+    rollout = None
+    if result is not None and result.passed and job.rollout is not None and rollouts is not None:
+        rollout = rollouts.start(job.rollout, version.ref, dict(job.rollout_policy or {}),
+                                 reason=f"passed the gate of job {job.name}").id  # fmt: skip
     seconds = time.perf_counter() - started
     logger.info("job %s registered %s (gate %s)", job.name, version.ref, None if result is None else result.passed)
-    return TrainResult(job.name, version, metrics, len(train), len(holdout), result, promoted, seconds)
+    return TrainResult(job.name, version, metrics, len(train), len(holdout), result, promoted, seconds, rollout)
 
 
 def _labels(job: TrainingJob) -> pd.DataFrame:
