@@ -23,6 +23,7 @@ from weir.features import FeatureStore, OfflineStore, open_online_store
 from weir.monitoring.monitors import Monitors
 from weir.registry import Deployments, ModelRegistry, Tokens
 from weir.store import ArtifactStore, Database
+from weir.training.agent import Agent
 from weir.training.rollouts import Rollouts
 from weir.training.triggers import Triggers, TriggerSpec
 
@@ -73,6 +74,10 @@ class Workspace:
         from weir.store import PredictionLog
 
         return Rollouts(self.deployments, PredictionLog(self.settings.prediction_log))
+
+    def agent(self, *, interval: float = 10.0) -> Agent:
+        """The agent: due monitors, triggers and rollouts every ``interval`` seconds (``weir agent``)."""
+        return Agent(self.db, self.monitors, self.triggers, self.rollouts, interval=interval)
 
     def _run_trigger(self, spec: TriggerSpec) -> str:
         from weir.training.jobs import load_jobs, run_job

@@ -15,6 +15,7 @@ from weir.cli import deployments as deployments_cli
 from weir.cli import features as features_cli
 from weir.cli import models as models_cli
 from weir.cli import monitor as monitor_cli
+from weir.cli import rollouts as rollouts_cli
 from weir.cli import training as training_cli
 from weir.cli.context import CliState, console, err_console, print_json, state
 from weir.errors import WeirError
@@ -38,6 +39,8 @@ app.command("deploy")(deployments_cli.deploy)
 app.command("serve")(deployments_cli.serve)
 app.command("train")(training_cli.train)
 app.add_typer(training_cli.triggers_app, name="triggers")
+app.add_typer(rollouts_cli.app, name="rollouts")
+app.command("agent")(rollouts_cli.agent)
 
 
 def _version(value: bool) -> None:

@@ -221,24 +221,3 @@ def _text(value: Any, spec: str) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return "-"
     return format(int(value) if spec == "d" else float(value), spec)
-
-
-@app.command("agent")
-def agent(
-    ctx: typer.Context,
-    once: Annotated[bool, typer.Option("--once", help="Run what is due now, then exit.")] = False,
-    tick: Annotated[float, typer.Option(help="Seconds between looks at the schedules.")] = 30.0,
-) -> None:
-    """Run scheduled monitors when they are due, until interrupted (or once with --once)."""
-    import time
-
-    monitors = state(ctx).workspace().monitors
-    while True:
-        for result in monitors.run_due():
-            alert = " (alert raised)" if result.alerted else ""
-            console.print(
-                f"{result.ran_at:%Y-%m-%d %H:%M:%S} {result.monitor}: {result.status}, {result.rows} rows{alert}"
-            )
-        if once:
-            return
-        time.sleep(tick)

@@ -181,12 +181,12 @@ class Monitors:
         end = now
         if "last_hours" in spec.window:
             start = now - timedelta(hours=float(spec.window["last_hours"]))
-            return self.log.read(spec.endpoint, start=start, end=end, with_labels=True), start, end
+            return self.log.read(spec.endpoint, start=start, end=end, with_labels=True, failed=False), start, end
         wanted = int(spec.window["last_n"])
         span = timedelta(days=1)
         while True:  # look back further until the window holds enough predictions
             start = now - span
-            frame = self.log.read(spec.endpoint, start=start, end=end, with_labels=True)
+            frame = self.log.read(spec.endpoint, start=start, end=end, with_labels=True, failed=False)
             if len(frame) >= wanted or span >= MAX_LOOKBACK:
                 frame = frame.tail(wanted).reset_index(drop=True)
                 first = None if frame.empty else pd.Timestamp(frame["time"].iloc[0]).to_pydatetime()
@@ -201,7 +201,7 @@ class Monitors:
             return self.frame_reference(str(value))
         if kind == "window":
             start, end = (datetime.fromisoformat(v) for v in value)
-            return self.log.read(spec.endpoint, start=start, end=end, with_labels=True)
+            return self.log.read(spec.endpoint, start=start, end=end, with_labels=True, failed=False)
         path = Path(str(value))
         if not path.is_file():
             raise ValidationError(f"Monitor {spec.name!r}: reference file {path} does not exist.")

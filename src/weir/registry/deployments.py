@@ -70,6 +70,10 @@ class Deployments:
         with self.db.read() as conn:
             return self._get(conn, endpoint)
 
+    def get_in(self, conn: Connection, endpoint: str) -> Deployment:
+        """:meth:`get` inside the caller's transaction."""
+        return self._get(conn, endpoint)
+
     def _get(self, conn: Connection, endpoint: str, *, for_update: bool = False) -> Deployment:
         row = conn.execute(sa.select(deployments).where(deployments.c.endpoint == endpoint)).first()
         if row is None:

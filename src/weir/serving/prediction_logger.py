@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from weir.serving.runtimes import Prediction
-from weir.store import PredictionBatch, PredictionBuffer, PredictionLog
+from weir.store import PredictionBatch, PredictionBuffer, PredictionLog, PredictionRecord
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,29 @@ class PredictionLogger:
         except Exception:  # logging must never fail a prediction
             self.failed_ += 1
             logger.exception("could not log request %s", request_id)
+
+    def add_error(
+        self, request_id: str, endpoint: str, served: Any, route: str, exc: Exception, seconds: float
+    ) -> None:
+        """A prediction that failed: a row whose ``output.error`` names the exception."""
+        message = f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"[:500]
+        try:
+            self.buffer.add(
+                PredictionRecord(
+                    request_id,
+                    datetime.now(UTC),
+                    endpoint,
+                    served.model,
+                    served.number,
+                    route,
+                    {},
+                    {"error": message},
+                    seconds * 1000,
+                )
+            )
+        except Exception:  # logging must never fail a prediction
+            self.failed_ += 1
+            logger.exception("could not log the failure of request %s", request_id)
 
     def flush(self) -> None:
         self.buffer.flush()

@@ -249,8 +249,13 @@ class InferenceService:
         version: int | None = None,
         protocol: str = "json",
     ) -> Outcome:
-        routes, route, served, model_input, start = self._prepare(endpoint, data, route_key, version)
-        prediction = served.runtime.predict(model_input)
+        routes, route, served, start = self._route(endpoint, route_key, version)
+        try:
+            model_input = served.inputs.build(data)
+            prediction = served.runtime.predict(model_input)
+        except Exception as exc:
+            self._log_failure(routes, route, served, start, request_id, exc)
+            raise
         return self._after(routes, route, served, data, model_input, prediction, start, request_id, protocol)
 
     async def predict_async(
@@ -265,18 +270,23 @@ class InferenceService:
     ) -> Outcome:
         """:meth:`predict`, micro-batched with concurrent requests when the deployment asks for it
         (options ``max_batch_size`` > 1 and ``max_batch_wait_ms``) and the input is a numeric matrix."""
-        routes, route, served, model_input, start = self._prepare(endpoint, data, route_key, version)
-        batcher = routes.batchers.get(served.number)
-        if batcher is not None and isinstance(model_input, np.ndarray) and model_input.ndim == 2:
-            prediction = await batcher.predict(model_input)
-        else:
-            prediction = served.runtime.predict(model_input)
+        routes, route, served, start = self._route(endpoint, route_key, version)
+        try:
+            model_input = served.inputs.build(data)
+            batcher = routes.batchers.get(served.number)
+            if batcher is not None and isinstance(model_input, np.ndarray) and model_input.ndim == 2:
+                prediction = await batcher.predict(model_input)
+            else:
+                prediction = served.runtime.predict(model_input)
+        except Exception as exc:
+            self._log_failure(routes, route, served, start, request_id, exc)
+            raise
         return self._after(routes, route, served, data, model_input, prediction, start, request_id, protocol)
 
-    def _prepare(
-        self, endpoint: str, data: Table | np.ndarray[Any, Any], route_key: str | None, version: int | None
-    ) -> tuple[EndpointRoutes, str, ServedVersion, Any, float]:
-        """Pick the route (pinned version, sticky canary or primary) and build the model input."""
+    def _route(
+        self, endpoint: str, route_key: str | None, version: int | None
+    ) -> tuple[EndpointRoutes, str, ServedVersion, float]:
+        """Pick the route: a pinned version, the sticky canary or the primary."""
         routes = self.endpoint(endpoint)
         if version is not None:
             route, served = routes.pinned(version)
@@ -284,8 +294,16 @@ class InferenceService:
             route, served = "canary", routes.canary
         else:
             route, served = "primary", routes.primary
-        start = time.perf_counter()
-        return routes, route, served, served.inputs.build(data), start
+        return routes, route, served, time.perf_counter()
+
+    def _log_failure(
+        self, routes: EndpointRoutes, route: str, served: ServedVersion, start: float, rid: str | None, exc: Exception
+    ) -> None:
+        """A version that could not answer is logged as a row with ``output.error`` (what rollouts count)."""
+        sample = routes.deployment.options.get("log_sample", 1.0)
+        if self.predictions is not None and (sample >= 1 or routes.splitter.random.random() < sample):
+            rid = rid or f"{self._id_prefix}-{next(self._ids)}"
+            self.predictions.add_error(rid, routes.deployment.endpoint, served, route, exc, time.perf_counter() - start)
 
     def _after(
         self,
@@ -339,6 +357,8 @@ class InferenceService:
                 )
         except Exception as exc:  # a shadow's failure is the shadow's business, never the caller's
             self.metrics.shadow_errors.labels(endpoint, served.model, str(served.number)).inc()
+            if log and self.predictions is not None:
+                self.predictions.add_error(rid, endpoint, served, "shadow", exc, time.perf_counter() - start)
             logger.warning("shadow %s on %s failed for request %s: %s", served.version.ref, endpoint, rid, exc)
         finally:
             with self._shadow_lock:

@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 
 _TIME = pa.timestamp("us", tz="UTC")
 _DATE_PARTS = ds.partitioning(pa.schema([("date", pa.string())]), flavor="hive")
+ERROR = "output.error"  # the message of a prediction that failed
 _BASE = ("request_id", "time", "endpoint", "model", "version", "route", "latency_ms")
 
 
@@ -239,10 +240,14 @@ class PredictionLog:
         route: str | None = None,
         with_labels: bool = False,
         columns: Sequence[str] | None = None,
+        failed: bool = True,
     ) -> pd.DataFrame:
         """Predictions with ``start <= time < end``, sorted by time; ``with_labels`` adds ``label`` and
-        ``label_time`` (the newest label per request id; null where none arrived yet)."""
+        ``label_time`` (the newest label per request id; null where none arrived yet). Requests the model
+        failed to answer are rows with an ``output.error``; ``failed=False`` leaves them out."""
         dataset, row_filter = self._scan("predictions", endpoint, start, end, version, route)
+        if not failed and dataset is not None and ERROR in dataset.schema.names:
+            row_filter = (row_filter if row_filter is not None else ds.scalar(True)) & ds.field(ERROR).is_null()
         wanted = list(columns) if columns is not None else None
         if dataset is None:
             names = wanted if wanted is not None else list(_BASE)

@@ -2,7 +2,8 @@
 
 A policy is plain data (stored with the rollout as JSON). Every phase lasts at least ``min_seconds`` and
 ``min_requests`` candidate predictions before it is judged; the judgement compares the candidate with
-the primary over the same window of the prediction log.
+the primary over the same window of the prediction log. The last step, 100 %, is the promotion itself:
+the candidate is judged at each weight below it while the primary still serves the rest.
 
 >>> policy = RolloutPolicy.from_dict({"steps": [10, 50, 100], "min_requests": 200})
 >>> policy.steps, policy.shadow_min_requests, policy.failure_limit
@@ -51,8 +52,14 @@ class RolloutPolicy:
         object.__setattr__(self, "steps", steps)
         if not steps or any(not 0 < s <= 100 for s in steps) or list(steps) != sorted(set(steps)) or steps[-1] != 100:
             _bad(f"steps must rise strictly within (0, 100] and end at 100; got {list(steps)}.")
-        for name in ("shadow_seconds", "min_seconds", "latency_slack_ms", "max_error_increase", "max_divergence",
-                     "max_accuracy_drop"):  # fmt: skip
+        for name in (
+            "shadow_seconds",
+            "min_seconds",
+            "latency_slack_ms",
+            "max_error_increase",
+            "max_divergence",
+            "max_accuracy_drop",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
                 _bad(f"{name} must be a number ≥ 0; got {value!r}.")

@@ -3,8 +3,8 @@
 A rollout moves one candidate version onto an endpoint. :meth:`Rollouts.tick` judges the current phase
 from the prediction log (:mod:`weir.training.rollout_analysis`) and then, in **one** write transaction
 with the deployment change, records the analysis and moves on: shadow to the first canary step, each
-step to the next, the last step to promotion (the candidate becomes the primary and gets the alias
-``champion``). ``failure_limit`` failed analyses roll it back (canary and shadow removed: 0 % of
+step to the next, and the last one (100 %) is the promotion: the candidate becomes the primary and gets
+the alias ``champion``. ``failure_limit`` failed analyses roll it back (canary and shadow removed: 0 % of
 traffic); ``inconclusive_limit`` inconclusive ones in a row pause it for a person. Because the state
 and the traffic move together, a process killed at any moment leaves either the old step or the new
 one, both already checked; the next tick goes on from there. A deployment changed by someone else
@@ -128,8 +128,14 @@ class Rollouts:
                 sa.select(rollout_steps).where(rollout_steps.c.rollout_id == rollout_id).order_by(rollout_steps.c.id)
             ).all()
         return [
-            {"at": r.at.isoformat(), "phase": r.phase, "weight": r.weight, "status": r.status, "action": r.action,
-             **r.analysis}  # fmt: skip
+            {
+                "at": r.at.isoformat(),
+                "phase": r.phase,
+                "weight": r.weight,
+                "status": r.status,
+                "action": r.action,
+                **r.analysis,
+            }
             for r in rows
         ]
 
@@ -167,32 +173,62 @@ class Rollouts:
                     f"Endpoint {endpoint!r} already has rollout {running.id} in progress; abort it or let it finish "
                     f"(`weir rollouts abort {running.id}`)."
                 )
-            current = self.deployments._get(conn, endpoint)
+            current = self.deployments.get_in(conn, endpoint)
             if current.canary is not None:
                 raise ConflictError(
                     f"Endpoint {endpoint!r} already sends {current.canary_weight:g} % to canary {current.canary}; "
                     "promote or roll it back before starting a rollout."
                 )
-            rollout_id = conn.execute(
+            rollout_id: int = conn.execute(
                 rollouts.insert().values(
-                    endpoint=endpoint, model=version.model, version=version.version,
-                    primary_version=primary.version, state="running",
-                    phase="shadow" if policy.shadow else "canary", step=0, phase_started_at=now, failures=0,
-                    inconclusive=0, policy=policy.to_dict(), reason=reason or ("forced" if force else ""),
-                    created_at=now, created_by=actor, updated_at=now,
-                )  # fmt: skip
-            ).inserted_primary_key[0]
+                    endpoint=endpoint,
+                    model=version.model,
+                    version=version.version,
+                    primary_version=primary.version,
+                    state="running",
+                    phase="shadow" if policy.shadow else "canary",
+                    step=0,
+                    phase_started_at=now,
+                    failures=0,
+                    inconclusive=0,
+                    policy=policy.to_dict(),
+                    reason=reason or ("forced" if force else ""),
+                    created_at=now,
+                    created_by=actor,
+                    updated_at=now,
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
             note = f"rollout {rollout_id} of {ref}"
             if policy.shadow:
-                self._deploy(conn, endpoint, "set_shadow", lambda d: _with_shadow(d, ref, policy.shadow_percent),
-                             f"{note}: shadow phase", actor)  # fmt: skip
+                self._deploy(
+                    conn,
+                    endpoint,
+                    "set_shadow",
+                    lambda d: _with_shadow(d, ref, policy.shadow_percent),
+                    f"{note}: shadow phase",
+                    actor,
+                )
                 weight = 0.0
             else:
                 weight = policy.steps[0]
-                self._deploy(conn, endpoint, "set_canary", lambda d: replace(d, canary=ref, canary_weight=weight),
-                             f"{note}: canary {weight:g} %", actor)  # fmt: skip
-            self._step(conn, rollout_id, "shadow" if policy.shadow else "canary", weight, "started", "start",
-                       {"primary": primary.ref, "forced": force}, actor)  # fmt: skip
+                self._deploy(
+                    conn,
+                    endpoint,
+                    "set_canary",
+                    lambda d: replace(d, canary=ref, canary_weight=weight),
+                    f"{note}: canary {weight:g} %",
+                    actor,
+                )
+            self._step(
+                conn,
+                rollout_id,
+                "shadow" if policy.shadow else "canary",
+                weight,
+                "started",
+                "start",
+                {"primary": primary.ref, "forced": force},
+                actor,
+            )
             rollout = self._get(conn, rollout_id)
         logger.info("rollout %d: %s on %s started (%s)", rollout.id, ref, endpoint, rollout.phase)
         return rollout
@@ -251,8 +287,9 @@ class Rollouts:
             return None
         deployment = self.deployments.get(rollout.endpoint)
         if not _matches(rollout, deployment):
-            return self._finish(rollout.id, "aborted", "the deployment was changed outside the rollout", None,
-                                None, touch_traffic=False)  # fmt: skip
+            return self._finish(
+                rollout.id, "aborted", "the deployment was changed outside the rollout", None, None, touch_traffic=False
+            )
         analysis = self.analyse(rollout, now)
         policy = rollout.policy
         waited = (now - rollout.phase_started_at).total_seconds()
@@ -273,24 +310,37 @@ class Rollouts:
         if self.log is None:
             raise ValidationError("This workspace keeps no prediction log; a rollout cannot be analysed.")
         rows = self.log.read(rollout.endpoint, start=rollout.phase_started_at, end=now, with_labels=True)
-        return analyse(rows, candidate=(rollout.model, rollout.version), primary=(rollout.model, rollout.primary_version),
-                       phase=rollout.phase, policy=rollout.policy)  # fmt: skip
+        return analyse(
+            rows,
+            candidate=(rollout.model, rollout.version),
+            primary=(rollout.model, rollout.primary_version),
+            phase=rollout.phase,
+            policy=rollout.policy,
+        )
 
     # --- transitions (each one write transaction: state, traffic, history and audit together) ----------
 
     def _next(self, rollout: Rollout, analysis: Analysis) -> Rollout:
         steps = rollout.policy.steps
-        if rollout.phase == "canary" and rollout.step + 1 >= len(steps):
-            return self._finish(rollout.id, "succeeded", "every phase passed", None, analysis, expect=rollout)
         step = 0 if rollout.phase == "shadow" else rollout.step + 1
         weight = steps[step]
+        if weight >= 100:  # the last step is the promotion: at 100 % nothing would be left to compare with
+            return self._finish(rollout.id, "succeeded", "every phase passed", None, analysis, expect=rollout)
         ref = rollout.candidate
 
         def move(d: Deployment) -> Deployment:
             return replace(_without_shadow(d, ref), canary=ref, canary_weight=weight)
 
-        return self._update(rollout, analysis, f"canary {weight:g} %", phase="canary", step=step, failures=0,
-                            inconclusive=0, deployment=move)  # fmt: skip
+        return self._update(
+            rollout,
+            analysis,
+            f"canary {weight:g} %",
+            phase="canary",
+            step=step,
+            failures=0,
+            inconclusive=0,
+            deployment=move,
+        )
 
     def _update(
         self,
@@ -307,19 +357,43 @@ class Rollouts:
         with self.db.write() as conn:
             current = self._get(conn, rollout.id)
             if (current.state, current.phase, current.step, current.updated_at) != (
-                rollout.state, rollout.phase, rollout.step, rollout.updated_at,
-            ):  # fmt: skip
+                rollout.state,
+                rollout.phase,
+                rollout.step,
+                rollout.updated_at,
+            ):
                 raise ConflictError(f"Rollout {rollout.id} changed while it was analysed; the next tick retries.")
             if deployment is not None:
-                self._deploy(conn, rollout.endpoint, "set_canary", deployment,
-                             f"rollout {rollout.id}: {action}", self.registry.actor)  # fmt: skip
+                self._deploy(
+                    conn,
+                    rollout.endpoint,
+                    "set_canary",
+                    deployment,
+                    f"rollout {rollout.id}: {action}",
+                    self.registry.actor,
+                )
             conn.execute(rollouts.update().where(rollouts.c.id == rollout.id).values(updated_at=now, **values))
             new = self._get(conn, rollout.id)
-            self._step(conn, rollout.id, rollout.phase, rollout.weight, analysis.status, action, analysis.to_dict(),
-                       self.registry.actor, audit=action != "hold")  # fmt: skip
+            self._step(
+                conn,
+                rollout.id,
+                rollout.phase,
+                rollout.weight,
+                analysis.status,
+                action,
+                analysis.to_dict(),
+                self.registry.actor,
+                audit=action != "hold",
+            )
         if action != "hold":
-            logger.info("rollout %d (%s on %s): %s after %s", rollout.id, rollout.candidate, rollout.endpoint,
-                        action, analysis.status)  # fmt: skip
+            logger.info(
+                "rollout %d (%s on %s): %s after %s",
+                rollout.id,
+                rollout.candidate,
+                rollout.endpoint,
+                action,
+                analysis.status,
+            )
         return new
 
     def _set_state(
@@ -330,8 +404,9 @@ class Rollouts:
         with self.db.write() as conn:
             rollout = self._get(conn, rollout_id)
             if rollout.state not in allowed:
-                raise ConflictError(f"Rollout {rollout_id} is {rollout.state}; only a {' or '.join(allowed)} one "
-                                    f"can {action}.")  # fmt: skip
+                raise ConflictError(
+                    f"Rollout {rollout_id} is {rollout.state}; only a {' or '.join(allowed)} one can {action}."
+                )
             values: JSONDict = {"state": state, "updated_at": now, "inconclusive": 0}
             if action == "resume":
                 values["phase_started_at"] = now
@@ -361,15 +436,21 @@ class Rollouts:
                 raise ConflictError(f"Rollout {rollout_id} changed while it was analysed; the next tick retries.")
             ref, note = rollout.candidate, f"rollout {rollout_id} {state.replace('_', ' ')}: {reason}"
             if touch_traffic and state == "succeeded":
-                self._deploy(conn, rollout.endpoint, "set_canary",
-                             lambda d: replace(_without_shadow(d, ref), canary=ref, canary_weight=100.0), note, actor)  # fmt: skip
+                self._deploy(
+                    conn,
+                    rollout.endpoint,
+                    "set_canary",
+                    lambda d: replace(_without_shadow(d, ref), canary=ref, canary_weight=100.0),
+                    note,
+                    actor,
+                )
                 self.deployments.promote_in(conn, rollout.endpoint, reason=note, actor=actor)
                 if _alias_in(self, conn, rollout.model, "champion") != rollout.version:
-                    self.registry.move_alias_in(conn, rollout.model, "champion", rollout.version, actor=actor,
-                                                reason=note)  # fmt: skip
+                    self.registry.move_alias_in(
+                        conn, rollout.model, "champion", rollout.version, actor=actor, reason=note
+                    )
             elif touch_traffic:
-                self._deploy(conn, rollout.endpoint, "rollback",
-                             lambda d: _without_candidate(d, ref), note, actor)  # fmt: skip
+                self._deploy(conn, rollout.endpoint, "rollback", lambda d: _without_candidate(d, ref), note, actor)
             conn.execute(
                 rollouts.update()
                 .where(rollouts.c.id == rollout_id)
@@ -383,9 +464,14 @@ class Rollouts:
         return ended
 
     def _deploy(
-        self, conn: Connection, endpoint: str, action: str, change: Callable[[Deployment], Deployment], why: str,
+        self,
+        conn: Connection,
+        endpoint: str,
+        action: str,
+        change: Callable[[Deployment], Deployment],
+        why: str,
         actor: str,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.deployments.change_in(conn, endpoint, action, change, reason=why, actor=actor)
 
     def _step(
@@ -402,12 +488,25 @@ class Rollouts:
         audit: bool = True,
     ) -> None:
         now = datetime.now(UTC)
-        conn.execute(rollout_steps.insert().values(rollout_id=rollout_id, at=now, phase=phase, weight=weight,
-                                                   status=status, action=action, analysis=analysis))  # fmt: skip
+        conn.execute(
+            rollout_steps.insert().values(
+                rollout_id=rollout_id,
+                at=now,
+                phase=phase,
+                weight=weight,
+                status=status,
+                action=action,
+                analysis=analysis,
+            )
+        )
         if audit:
-            self.registry.audit.append(conn, actor=actor, action=f"rollout.{action.split(' ')[0]}",
-                                       entity=f"rollout:{rollout_id}",
-                                       after={"phase": phase, "weight": weight, "status": status, "action": action})  # fmt: skip
+            self.registry.audit.append(
+                conn,
+                actor=actor,
+                action=f"rollout.{action.split(' ')[0]}",
+                entity=f"rollout:{rollout_id}",
+                after={"phase": phase, "weight": weight, "status": status, "action": action},
+            )
 
 
 def _matches(rollout: Rollout, d: Deployment) -> bool:
@@ -439,8 +538,20 @@ def _without_candidate(d: Deployment, ref: str) -> Deployment:
 
 def _from_row(row: Any) -> Rollout:
     return Rollout(
-        row.id, row.endpoint, row.model, row.version, row.primary_version, row.state, row.phase, row.step,
-        row.phase_started_at, row.failures, row.inconclusive, RolloutPolicy.from_dict(row.policy), row.reason,
-        row.created_at, row.created_by, row.updated_at,
-    )  # fmt: skip
-
+        row.id,
+        row.endpoint,
+        row.model,
+        row.version,
+        row.primary_version,
+        row.state,
+        row.phase,
+        row.step,
+        row.phase_started_at,
+        row.failures,
+        row.inconclusive,
+        RolloutPolicy.from_dict(row.policy),
+        row.reason,
+        row.created_at,
+        row.created_by,
+        row.updated_at,
+    )

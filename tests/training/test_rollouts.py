@@ -1,0 +1,220 @@
+"""Progressive rollout against the real inference service and prediction log: promotion, automatic
+rollback on errors, holds and pauses, manual control, and every refusal."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+
+import weir
+from weir.app import Workspace
+from weir.errors import ConflictError, ValidationError
+from weir.serving.prediction_logger import PredictionLogger
+from weir.serving.service import InferenceService
+from weir.store import PredictionBuffer, PredictionLog, PredictionRecord
+from weir.training.rollout_policy import RolloutPolicy
+from weir.training.rollouts import Rollouts
+
+FAST = {"steps": [50, 100], "min_seconds": 0, "min_requests": 40, "min_labels": 30}
+
+
+def data(n: int = 600, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    X, y = make_classification(n_samples=n, n_features=4, n_informative=3, n_redundant=0, random_state=seed)
+    return pd.DataFrame(X, columns=["a", "b", "c", "d"]), y
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Iterator[Workspace]:
+    """v1 champion and v2 (slightly different regularisation), both validated; v3 needs a column the
+    callers do not send (it passed validation offline, and fails on every live request)."""
+    workspace = weir.connect(home=tmp_path / "ws", user="tester")
+    X, y = data()
+    for c in (1.0, 0.5):
+        v = workspace.models.register("m", LogisticRegression(C=c).fit(X, y), input_example=X.head(10))
+        workspace.models.add_validation(v.ref, "gate", passed=True)
+    wide = X.assign(e=X["a"] * 2)
+    v3 = workspace.models.register("m", LogisticRegression().fit(wide, y), input_example=wide.head(10))
+    workspace.models.add_validation(v3.ref, "gate", passed=True)
+    workspace.models.set_alias("m", "champion", 1)
+    workspace.deployments.deploy("m", "m@champion")
+    yield workspace
+    workspace.close()
+
+
+@pytest.fixture
+def service(ws: Workspace) -> Iterator[InferenceService]:
+    log = PredictionLogger(PredictionBuffer(PredictionLog(ws.settings.prediction_log), max_seconds=0.05))
+    svc = InferenceService(ws.models, ws.deployments, ws.tokens, predictions=log, poll_interval=30)
+    yield svc.start()
+    svc.close()
+
+
+def drive(service: InferenceService, n: int, *, seed: int = 1, labels: bool = False) -> None:
+    """``n`` single-row requests through the service as the server sends them, then the log is flushed."""
+    service.refresh()
+    X, y = data()
+    answered = []
+    for i in np.random.default_rng(seed).choice(len(X), n, replace=False):
+        row = {c: X[c].to_numpy()[i : i + 1] for c in X}
+        out = service.predict("m", row, route_key=f"k{seed}-{i}", request_id=f"r{seed}-{i}")
+        answered.append((out.request_id, int(y[i])))
+    deadline = time.monotonic() + 10
+    while service._shadow_pending and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert service.predictions is not None
+    service.predictions.flush()
+    if labels:
+        service.feedback("m", answered)
+
+
+def test_a_rollout_shadows_then_canaries_then_promotes_champion(ws: Workspace, service: InferenceService) -> None:
+    rollout = ws.rollouts.start("m", "m/2", FAST, reason="better on the holdout")
+    assert [s.ref for s in ws.deployments.get("m").shadows] == ["m/2"]
+    seen = []
+    for seed in range(1, 8):
+        drive(service, 60, seed=seed, labels=True)
+        ws.rollouts.tick()
+        rollout = ws.rollouts.get(rollout.id)
+        seen.append((rollout.phase, rollout.weight))
+        if rollout.state == "succeeded":
+            break
+    assert rollout.state == "succeeded", seen
+    assert seen[0] == ("canary", 50.0)
+    deployment = ws.deployments.get("m")
+    assert (deployment.primary, deployment.canary, deployment.shadows) == ("m@champion", None, ())
+    assert ws.models.get_model("m").aliases["champion"] == 2
+    steps = ws.rollouts.steps(rollout.id)
+    assert [s["action"] for s in steps if s["action"] != "hold"] == ["start", "canary 50 %", "succeeded"]
+    assert {s["status"] for s in steps if s["action"] == "hold"} <= {"Inconclusive"}
+    shadow = steps[1]
+    assert {m["metric"]: m["status"] for m in shadow["measurements"]} == {
+        "error_rate": "Successful", "latency_p99_ms": "Successful", "agreement": "Successful",
+        "live_accuracy": "Successful",
+    }  # fmt: skip
+    assert {m["metric"] for m in steps[2]["measurements"]} >= {"divergence_psi", "error_rate"}
+    audit = [e.action for e in ws.models.audit.entries()]
+    assert "rollout.start" in audit and "rollout.succeeded" in audit and "deployment.promote" in audit
+    assert ws.models.audit.verify().ok
+
+
+def test_a_candidate_that_fails_live_requests_is_rolled_back_by_itself(
+    ws: Workspace, service: InferenceService
+) -> None:
+    rollout = ws.rollouts.start("m", "m/3", FAST)
+    drive(service, 60)
+    log = PredictionLog(ws.settings.prediction_log).read("m", route="shadow")
+    assert log["output.error"].str.contains("e").all()  # the missing column is named
+    (moved,) = ws.rollouts.tick()
+    assert (moved.id, moved.state) == (rollout.id, "rolled_back")
+    deployment = ws.deployments.get("m")
+    assert (deployment.canary, deployment.shadows) == (None, ())
+    assert ws.models.get_model("m").aliases["champion"] == 1
+    last = ws.rollouts.steps(rollout.id)[-1]
+    error = next(m for m in last["measurements"] if m["metric"] == "error_rate")
+    assert (last["status"], error["status"], error["value"]) == ("Failed", "Failed", 1.0)
+
+
+def inject(ws: Workspace, version: int, route: str, n: int, *, errors: int = 0) -> None:
+    now = datetime.now(UTC)
+    ok = {"prediction": 1, "proba_0": 0.5, "proba_1": 0.5}
+    outputs = [{"error": "RuntimeError: boom"} if i < errors else ok for i in range(n)]
+    stamp = time.monotonic_ns()
+    records = [
+        PredictionRecord(f"{route}-{version}-{i}-{stamp}", now, "m", "m", version, route, {"a": 0.1}, out, 1.0)
+        for i, out in enumerate(outputs)
+    ]
+    PredictionLog(ws.settings.prediction_log).append(records)
+
+
+def test_canary_errors_hold_then_roll_back_at_the_failure_limit(ws: Workspace) -> None:
+    policy = {**FAST, "shadow": False, "steps": [10, 100], "failure_limit": 2}
+    rollout = ws.rollouts.start("m", "m/2", policy)
+    assert ws.deployments.get("m").canary_weight == 10
+    inject(ws, 1, "primary", 200)
+    inject(ws, 2, "canary", 50, errors=10)
+    (held,) = ws.rollouts.tick() or [ws.rollouts.get(rollout.id)]
+    assert (held.state, held.failures, ws.deployments.get("m").canary) == ("running", 1, "m/2")
+    time.sleep(0.01)  # the phase restarted: the next analysis sees only newer rows
+    inject(ws, 1, "primary", 200)
+    inject(ws, 2, "canary", 50, errors=10)
+    (ended,) = ws.rollouts.tick()
+    assert ended.state == "rolled_back"
+    assert ws.deployments.get("m").canary is None
+    history = [c.action for c in ws.deployments.history("m")]
+    assert history[-1] == "rollback"
+
+
+def test_without_evidence_a_rollout_holds_then_pauses_for_a_person(ws: Workspace) -> None:
+    rollout = ws.rollouts.start("m", "m/2", {**FAST, "inconclusive_limit": 2})
+    assert ws.rollouts.tick() == []  # nothing served yet: inconclusive, hold
+    assert ws.rollouts.get(rollout.id).inconclusive == 1
+    (paused,) = ws.rollouts.tick()
+    assert (paused.state, ws.deployments.get("m").shadows[0].ref) == ("paused", "m/2")
+    assert ws.rollouts.tick() == []  # a paused rollout is not analysed
+    assert ws.rollouts.resume(rollout.id).state == "running"
+    with pytest.raises(ConflictError, match="running"):
+        ws.rollouts.resume(rollout.id)
+
+
+def test_manual_promote_and_abort(ws: Workspace) -> None:
+    rollout = ws.rollouts.start("m", "m/2", {**FAST, "shadow": False})
+    assert ws.rollouts.pause(rollout.id).state == "paused"
+    aborted = ws.rollouts.abort(rollout.id, reason="not today")
+    assert (aborted.state, ws.deployments.get("m").canary) == ("aborted", None)
+    with pytest.raises(ConflictError, match="already ended"):
+        ws.rollouts.promote_now(rollout.id)
+    again = ws.rollouts.start("m", "m/2", FAST)
+    assert ws.rollouts.promote_now(again.id).state == "succeeded"
+    assert ws.models.get_model("m").aliases["champion"] == 2
+    assert [r.id for r in ws.rollouts.list_rollouts("m")] == [again.id, rollout.id]
+
+
+def test_a_pinned_primary_is_replaced_and_champion_still_moves(ws: Workspace) -> None:
+    ws.deployments.deploy("m", "m/1")
+    ws.rollouts.promote_now(ws.rollouts.start("m", "m/2", FAST).id)
+    assert ws.deployments.get("m").primary == "m/2"
+    assert ws.models.get_model("m").aliases["champion"] == 2
+
+
+def test_a_deployment_changed_by_hand_aborts_the_rollout_without_touching_traffic(ws: Workspace) -> None:
+    rollout = ws.rollouts.start("m", "m/2", {**FAST, "shadow": False})
+    ws.deployments.set_canary("m", "m/2", 80, reason="someone in a hurry")
+    (ended,) = ws.rollouts.tick()
+    assert (ended.state, ended.reason) == ("aborted", "the deployment was changed outside the rollout")
+    assert ws.deployments.get("m").canary_weight == 80
+    assert rollout.id == ended.id
+
+
+def test_refusals(ws: Workspace) -> None:
+    v4 = ws.models.register("m", LogisticRegression().fit(*data()))
+    ws.models.add_validation(v4.ref, "gate", passed=False)
+    with pytest.raises(ConflictError, match="failed validation"):
+        ws.rollouts.start("m", "m/4")
+    v5 = ws.models.register("m", LogisticRegression().fit(*data()))
+    with pytest.raises(ConflictError, match="no validation record"):
+        ws.rollouts.start(v5.model, v5.ref)
+    assert ws.rollouts.start("m", v5.ref, force=True).reason == "forced"
+    with pytest.raises(ConflictError, match="already has rollout"):
+        ws.rollouts.start("m", "m/2")
+    with pytest.raises(ConflictError, match="already is the primary"):
+        ws.rollouts.start("m", "m@champion")
+    with pytest.raises(ValidationError, match="steps must rise"):
+        ws.rollouts.start("m", "m/2", {"steps": [50, 20]})
+    with pytest.raises(ValidationError, match="unknown key"):
+        RolloutPolicy.from_dict({"step": [10]})
+    assert ws.models.get_model("m").aliases["champion"] == 1
+
+
+def test_a_workspace_without_a_log_cannot_analyse(ws: Workspace) -> None:
+    rollouts = Rollouts(ws.deployments, None)
+    rollout = rollouts.start("m", "m/2", FAST)
+    with pytest.raises(ValidationError, match="no prediction log"):
+        rollouts.analyse(rollout)
