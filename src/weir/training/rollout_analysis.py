@@ -6,8 +6,9 @@ promote). A candidate fails only on evidence:
 - **error rate** significantly above the primary's plus ``max_error_increase`` (one-sided binomial test);
 - **p99 latency** above the primary's p99 × ``max_latency_ratio`` + ``latency_slack_ms``: significantly
   more than 1 % of its answers slower than that (the same test, so one cold first request cannot fail it);
-- **divergence** (canary): PSI of its scores against the primary's above ``max_divergence`` plus PSI's
-  sampling noise, about ``(bins - 1)(1/n + 1/m)``;
+- **divergence** (canary): PSI of its scores against the primary's above ``max_divergence``, and the two
+  samples significantly different (two-sample KS test; chi-squared for labels): PSI alone is noisy on
+  small samples, where a bin left empty by chance weighs as much as a real shift;
 - **agreement** (shadow): the share of the same requests on which both predict the same label (regression:
   within 10 %) below ``min_agreement``;
 - **live accuracy**, once ``min_labels`` labels arrived on both sides: significantly more than
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
+from scipy.stats import ks_2samp
 
 from weir.monitoring.tests.psi import PSI
 from weir.store.prediction_log import ERROR
@@ -180,23 +182,30 @@ def _divergence(cand: pd.DataFrame, base: pd.DataFrame, policy: RolloutPolicy, m
             n,
             f"{n} candidate scores; {minimum} needed on both routes",
         )
-    kind = object if mine.dtype.kind in "OUS" or theirs.dtype.kind in "OUS" else float
+    categorical = mine.dtype.kind in "OUS" or theirs.dtype.kind in "OUS"
+    kind = object if categorical else float
     psi = float(PSI().compute(theirs.astype(kind).reshape(-1, 1), mine.astype(kind).reshape(-1, 1)).statistic[0])
-    # two samples of one distribution already differ by about (bins - 1)(1/n + 1/m): allow for it
-    bins = 10 if kind is float else len(set(mine) | set(theirs))
-    noise = (bins - 1) * (1 / n + 1 / len(theirs))
-    limit = policy.max_divergence + noise
-    status = FAILED if psi > limit else SUCCESSFUL
+    p = _same_distribution_p(theirs.astype(str), mine.astype(str)) if categorical else ks_2samp(theirs, mine).pvalue
+    status = FAILED if psi > policy.max_divergence and p < policy.alpha else SUCCESSFUL
     return Measurement(
         "divergence_psi",
         status,
         psi,
         0.0,
-        limit,
+        policy.max_divergence,
         n,
-        f"PSI {psi:.3f} of the candidate's scores against the primary's (limit {policy.max_divergence:g} "
-        f"+ {noise:.3f} for sampling noise)",
+        f"PSI {psi:.3f} of the candidate's scores against the primary's; p = {float(p):.2g} that they share "
+        "one distribution",
     )
+
+
+def _same_distribution_p(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> float:
+    """Chi-squared test of homogeneity of two samples of labels."""
+    labels = sorted(set(a) | set(b))
+    if len(labels) < 2:
+        return 1.0
+    table = np.array([[np.sum(x == label) for label in labels] for x in (a, b)])
+    return float(stats.chi2_contingency(table)[1])
 
 
 def _agreement(cand: pd.DataFrame, base: pd.DataFrame, policy: RolloutPolicy, minimum: int) -> Measurement:
