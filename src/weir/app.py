@@ -109,7 +109,12 @@ class Workspace:
         from weir.api import create_app
 
         return create_app(
-            self.models, self.settings, deployments=self.deployments, tokens=self.tokens, features=self.features
+            self.models,
+            self.settings,
+            deployments=self.deployments,
+            tokens=self.tokens,
+            features=self.features,
+            rollouts=self.rollouts,
         )
 
     def server_app(self, *, threads: int = 1, metrics_dir: str | None = None) -> Any:
@@ -139,6 +144,7 @@ class Workspace:
             deployments=self.deployments,
             tokens=self.tokens,
             features=self.features,
+            rollouts=self.rollouts,
             auth=auth,
         )
         return create_server_app(

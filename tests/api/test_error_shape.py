@@ -163,6 +163,25 @@ CASES: list[Case] = [
         "feature_not_found",
         json={"features": "nope", "entities": [{"driver_id": 1}]},
     ),
+    Case("GET", f"{API}/rollouts", f"{API}/rollouts", 503, "store_unavailable", setup=break_database),
+    Case("GET", f"{API}/rollouts/{{rollout_id}}", f"{API}/rollouts/7", 404, "not_found"),
+    Case(
+        "POST",
+        f"{API}/rollouts",
+        f"{API}/rollouts",
+        404,
+        "deployment_not_found",
+        json={"endpoint": "nope", "candidate": "iris/2"},
+    ),
+    Case("POST", f"{API}/rollouts/{{rollout_id}}/{{action}}", f"{API}/rollouts/7/pause", 404, "not_found", json={}),
+    Case(
+        "POST",
+        f"{API}/rollouts/{{rollout_id}}/{{action}}",
+        f"{API}/rollouts/7/explode",
+        422,
+        "invalid_request",
+        json={},
+    ),
 ]
 
 

@@ -24,11 +24,13 @@ from weir import __version__
 from weir.api import deployments as deployment_routes
 from weir.api import features as feature_routes
 from weir.api import models
+from weir.api import rollouts as rollout_routes
 from weir.api.auth import Auth
 from weir.api.errors import install_error_handlers
 from weir.config import Settings
 from weir.features import FeatureStore
 from weir.registry import Deployments, ModelRegistry, Tokens
+from weir.training.rollouts import Rollouts
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ def create_app(
     deployments: Deployments,
     tokens: Tokens,
     features: FeatureStore | None = None,
+    rollouts: Rollouts | None = None,
     auth: Auth | None = None,
 ) -> FastAPI:
     """The control plane over ``registry`` and ``deployments``; requests are checked by ``auth``
@@ -55,7 +58,7 @@ def create_app(
         title="weir",
         version=__version__,
         description="Control plane of weir: models, versions, aliases, validation records, the audit log, "
-        "deployments, API tokens and the feature registry.",
+        "deployments, rollouts, API tokens and the feature registry.",
         openapi_url="/openapi.json",
         docs_url="/docs",
         default_response_class=OrjsonResponse,
@@ -65,10 +68,12 @@ def create_app(
     app.state.deployments = deployments
     app.state.tokens = tokens
     app.state.features = features
+    app.state.rollouts = rollouts
     app.state.auth = auth or Auth(settings.auth, tokens.cached(), settings.user)
     install_error_handlers(app)
     app.include_router(models.router)
     app.include_router(deployment_routes.router)
     app.include_router(feature_routes.router)
+    app.include_router(rollout_routes.router)
     logger.debug("REST control plane created over %s", registry.db.redacted_url)
     return app
