@@ -1,5 +1,5 @@
 # weir: two commands on a fresh machine.
-#   make demo   creates .venv, installs weir, runs the registry walkthrough
+#   make demo   creates .venv, installs weir, runs the whole loop on a simulated year of loans, then serves (DEMO_ARGS=--no-serve exits)
 #   make test   creates .venv, installs the dev extras and services, runs lint, types, layers and the suite
 
 PYTHON ?= python3
@@ -7,6 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 
 .PHONY: demo test lint services clean
 
@@ -19,7 +20,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 demo: $(STAMP)
-	WEIR_HOME=$${WEIR_HOME:-.weir} $(BIN)/weir demo
+	WEIR_HOME=$${WEIR_HOME:-.weir} $(BIN)/weir demo $(DEMO_ARGS)
 
 services:
 	bash scripts/install-services.sh

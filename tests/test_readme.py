@@ -20,39 +20,39 @@ def test_readme_shows_the_two_commands_and_ci_runs_one() -> None:
     assert "\ndemo:" in makefile and "\ntest:" in makefile
 
 
-def test_make_demo_runs_the_registry_walkthrough(tmp_path: Path) -> None:
+def test_make_demo_runs_the_whole_loop(tmp_path: Path) -> None:
+    """`make demo` (with --no-serve, so that it exits): drift is detected, retraining is refused by the gate
+    until the concept change shows in live performance, and then a better model is rolled out to champion."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WEIR_")}
-    env.update({"WEIR_HOME": str(tmp_path / "demo"), "COLUMNS": "160"})
+    env.update({"WEIR_HOME": str(tmp_path / "demo"), "COLUMNS": "200"})
     venv = Path(sys.executable).parent.parent
     done = subprocess.run(
-        ["make", "-s", "-C", str(ROOT), "demo", f"VENV={venv}"],
+        ["make", "-s", "-C", str(ROOT), "demo", f"VENV={venv}", "DEMO_ARGS=--no-serve"],
         capture_output=True,
         text=True,
         env=env,
         timeout=600,
     )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "champion → breast-cancer/" in done.stdout
-    assert "chain intact" in done.stdout
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    assert "monitor: data drift detected" in out and "refused by the gate" in out and "passed the gate" in out
+    assert "Successful → succeeded" in out and "chain intact" in out
     with weir.connect(home=tmp_path / "demo") as ws:
-        versions = ws.models.versions("breast-cancer")
-        assert [v.version for v in versions] == [1, 2]
-        assert versions[1].lineage["parent_version"] == 1
-        assert all(v.lineage["data_fingerprint"].startswith("sha256:") for v in versions)
-        champion = ws.models.get_version("breast-cancer@champion")
-        assert champion.metrics["roc_auc"] == max(v.metrics["roc_auc"] for v in versions)
-        assert [r.name for r in ws.models.validations(champion.ref)] == ["holdout"]
-        assert ws.models.audit.verify().ok
-        deployment = ws.deployments.get("breast-cancer")
-        assert (deployment.primary, deployment.canary_weight) == ("breast-cancer@champion", 20.0)
+        champion = ws.models.get_version("loans@champion")
+        assert champion.version > 1 and champion.lineage["data_fingerprint"].startswith("sha256:")
+        assert [r.passed for r in ws.models.validations(champion.ref)] == [True]
+        refused = [v for v in ws.models.versions("loans") if not all(r.passed for r in ws.models.validations(v.ref))]
+        assert refused, "the demo shows a candidate the gate refuses"
+        (rollout,) = ws.rollouts.list_rollouts("loans")
+        assert (rollout.state, rollout.candidate) == ("succeeded", champion.ref)
+        deployment = ws.deployments.get("loans")
+        assert (deployment.primary, deployment.canary, deployment.shadows) == ("loans@champion", None, ())
         from weir.store import PredictionLog
 
-        served = PredictionLog(ws.settings.prediction_log).read("breast-cancer", with_labels=True)
-        assert len(served) == 171 and served["label"].notna().all()
-        assert set(served.route) == {"primary", "canary"}
-    assert "Endpoint breast-cancer: served holdout" in done.stdout
-    assert "Monitor breast-cancer-inputs: run over 171 predictions" in done.stdout
-    assert "accuracy, version 1" in done.stdout and "columns drifted" in done.stdout
+        served = PredictionLog(ws.settings.prediction_log).read("loans", with_labels=True)
+        assert set(served.route) == {"primary", "canary", "shadow"} and served["label"].notna().mean() > 0.9
+        assert ws.models.audit.verify().ok
+    assert (tmp_path / "demo" / "demo" / "monitoring-report.html").stat().st_size > 10_000
 
 
 def test_layers_are_respected() -> None:

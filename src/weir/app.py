@@ -66,7 +66,7 @@ class Workspace:
         from weir.store import PredictionLog
 
         return Triggers(self.db, PredictionLog(self.settings.prediction_log), self.models, self._run_trigger,
-                        actor=self.settings.user)  # fmt: skip
+                        busy=self._trigger_busy, actor=self.settings.user)  # fmt: skip
 
     @property
     def rollouts(self) -> Rollouts:
@@ -78,6 +78,16 @@ class Workspace:
     def agent(self, *, interval: float = 10.0) -> Agent:
         """The agent: due monitors, triggers and rollouts every ``interval`` seconds (``weir agent``)."""
         return Agent(self.db, self.monitors, self.triggers, self.rollouts, interval=interval)
+
+    def _trigger_busy(self, spec: TriggerSpec) -> str | None:
+        """A job that rolls its candidates out waits while a rollout on that endpoint is in progress."""
+        from weir.training.jobs import load_jobs
+
+        job = load_jobs(spec.job_file).get(spec.job)
+        if job is None or job.rollout is None:
+            return None
+        active = self.rollouts.list_rollouts(job.rollout, active=True)
+        return f"rollout {active[0].id} on {job.rollout} is in progress" if active else None
 
     def _run_trigger(self, spec: TriggerSpec) -> str:
         from weir.training.jobs import load_jobs, run_job

@@ -1,177 +1,310 @@
-"""``weir demo``: a registry walkthrough on scikit-learn's bundled breast-cancer data.
+"""``weir demo``: the whole loop on a simulated year of loan applications (:mod:`weir.datasets.loans`).
 
-Trains a baseline and a challenger, registers both with lineage and validation records, makes
-the better one ``champion``, serves the holdout through the server with the challenger as a canary,
-returns the labels, runs a monitor over the prediction log, and prints it all. Everything is seeded;
-nothing is downloaded.
+Features are defined as code and materialised; v1 is trained from a point-in-time training frame,
+validated and deployed behind the real server, which reads each application's features online. Then the
+year is replayed in 15-day periods: traffic through the server, labels as they arrive (a week late), the
+drift monitor, and the agent's tick (triggers and rollouts). The downturn (a covariate shift) is detected
+and retraining is tried but the gate refuses a candidate that is not better; the change in who defaults
+(a concept change) shows in live performance, the retrained model passes the gate on paired statistics
+and is rolled out through shadow and canary steps to champion. A timeline with the figures and the HTML
+monitoring report follow; then the server keeps running until interrupted (``--no-serve`` exits).
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from weir.cli.context import console
-from weir.cli.models import versions_table
+from weir.cli.demo_repo import write_repo
+from weir.datasets import LOAN_FEATURES, LoanData, simulate_loans
 
 if TYPE_CHECKING:
-    import pandas as pd
-
-    from weir.app import Workspace
-    from weir.registry import ModelVersion
-
-MODEL = "breast-cancer"
-
-
-def run_demo(ws: Workspace) -> None:
-    from sklearn.datasets import load_breast_cancer
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
-    from sklearn.model_selection import train_test_split
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    started = time.perf_counter()
-    data = load_breast_cancer(as_frame=True)
-    X_train, X_test, y_train, y_test = train_test_split(
-        data.data, data.target, test_size=0.3, random_state=0, stratify=data.target
-    )
-    candidates = [
-        ("baseline", make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=1000))),
-        ("challenger", make_pipeline(StandardScaler(), HistGradientBoostingClassifier(max_iter=100, random_state=0))),
-    ]
-    registered: list[ModelVersion] = []
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
-        for label, estimator in candidates:
-            task = bar.add_task(f"training {label}: {type(estimator[-1]).__name__}", total=None)
-            estimator.fit(X_train, y_train)
-            proba = estimator.predict_proba(X_test)[:, 1]
-            metrics = {
-                "accuracy": float(accuracy_score(y_test, estimator.predict(X_test))),
-                "roc_auc": float(roc_auc_score(y_test, proba)),
-                "log_loss": float(log_loss(y_test, proba)),
-            }
-            bar.update(task, description=f"registering {label}")
-            version = ws.models.register(
-                MODEL,
-                estimator,
-                input_example=X_train.head(5),
-                training_data=X_train,
-                params={k: v for k, v in estimator[-1].get_params().items() if isinstance(v, int | float | str)},
-                metrics=metrics,
-                tags={"role": label, "dataset": "sklearn.datasets.load_breast_cancer"},
-                description=f"{label}: {type(estimator[-1]).__name__} on 70% of breast_cancer (seed 0)",
-                parent=registered[-1].version if registered else None,
-            )
-            ws.models.add_validation(
-                version.ref,
-                "holdout",
-                passed=metrics["accuracy"] >= 0.9,
-                metrics=metrics,
-                evidence={"holdout_rows": len(y_test), "rule": "accuracy >= 0.9"},
-            )
-            registered.append(version)
-            bar.update(task, total=1, completed=1, description=f"{label} → {version.ref}")
-
-    best = max(registered, key=lambda v: (v.metrics["roc_auc"], v.version))
-    other = next(v for v in registered if v is not best)
-    ws.models.set_alias(MODEL, "champion", best.version, reason="highest holdout ROC AUC")
-    ws.models.set_alias(MODEL, "challenger", other.version, reason="runner-up")
-
-    champion = ws.models.load(f"{MODEL}@champion")
-    agreement = float((champion.predict(X_test) == y_test.to_numpy()).mean())
-    console.print(versions_table(ws.models.versions(MODEL), title=f"Registry: {MODEL}"))
-    served = serve_holdout(ws, X_test, y_test)
-    console.print(served)
-    console.print(monitor_holdout(ws, X_train))
-    report = ws.models.audit.verify()
-
-    console.print(
-        Panel.fit(
-            f"champion → {champion.ref} (holdout accuracy {agreement:.3f}, reloaded from its verified artifact)\n"
-            f"audit log: {report.entries} entries, chain {'intact' if report.ok else 'BROKEN'}\n"
-            f"workspace: {ws.db.redacted_url}\n"
-            f"finished in {time.perf_counter() - started:.1f} s. Next: `weir models show {MODEL}@champion`, "
-            f"`weir deployments show {MODEL}`, `weir serve` (then POST /v2/models/{MODEL}/infer)",
-            title="weir demo",
-        )
-    )
-
-
-def monitor_holdout(ws: Workspace, X_train: pd.DataFrame) -> Table:
-    """A monitor over the endpoint's prediction log with the training inputs as reference: drift of the
-    30 inputs and the prediction, and accuracy per version from the labels returned as feedback."""
-    from weir.monitoring.monitor_spec import MonitorSpec
-
-    reference = ws.settings.home / "demo-reference.parquet"
-    X_train.to_parquet(reference)
-    spec = MonitorSpec(f"{MODEL}-inputs", MODEL, reference={"file": str(reference)}, window={"last_n": 1000},
-                       schedule="every 1h")  # fmt: skip
-    ws.monitors.create(spec, replace=True)
-    run = ws.monitors.run(spec.name)
-    points = ws.monitors.series(spec.name)
-    table = Table("monitor", "what", "value", title=f"Monitor {spec.name}: run over {run.rows} predictions")
-    drifted = run.summary.get("n_drifted", 0)
-    table.add_row(spec.name, "data drift", f"{run.status}: {drifted} of {len(run.summary['columns'])} columns drifted")
-    accuracy = points[(points["kind"] == "performance") & (points["series"] == "accuracy")]
-    for point in accuracy.to_dict(orient="records"):
-        table.add_row(spec.name, f"accuracy, version {point['version']:.0f}", f"{point['value']:.3f}")
-    return table
-
-
-def serve_holdout(ws: Workspace, X_test: pd.DataFrame, y_test: pd.Series) -> Table:
-    """Deploy champion with challenger as a 20 % canary, send every holdout row through the real
-    server application (in-process, V2 protocol), return labels as feedback, and tabulate by route."""
-    import asyncio
-
     import httpx
 
-    ws.deployments.deploy(
-        MODEL, f"{MODEL}@champion", canary=f"{MODEL}@challenger", canary_weight=20, reason="demo: canary at 20 %"
+    from weir.app import Workspace
+    from weir.training.agent import Tick
+
+ENDPOINT = MODEL = "loans"
+MONITOR = "loans-drift"
+DAYS, PER_DAY, SHIFT_DAY, CONCEPT_DAY, LABEL_DELAY = 360, 40, 150, 210, 7
+FIRST_TRAINING_DAY, PERIOD_DAYS = 120, 15
+COOLDOWN_HOURS = 0.001
+POLICY = {"steps": [25, 50, 100], "min_seconds": 0, "min_requests": 150, "max_divergence": 1.0, "min_agreement": 0.6}
+
+
+@dataclass
+class Timeline:
+    """What happened, by simulated date: the demo's story with its figures."""
+
+    rows: list[tuple[str, str, str]] = field(default_factory=list)
+    periods: list[tuple[str, str, str]] = field(default_factory=list)  # date, drift, live ROC AUC per version
+    drift_detected: datetime | None = None
+
+    def add(self, when: datetime, what: str, figures: str = "") -> None:
+        self.rows.append((f"{when:%Y-%m-%d}", what, figures))
+
+    def table(self) -> Table:
+        table = Table("simulated date", "what happened", "figures", title="weir demo: one year of loans")
+        for row in self.rows:
+            table.add_row(*row)
+        return table
+
+    def monitoring(self) -> Table:
+        table = Table(
+            "period ending",
+            "drifted columns",
+            "live ROC AUC by version (labels so far)",
+            title=f"monitor {MONITOR}, after each {PERIOD_DAYS}-day period",
+        )
+        for row in self.periods:
+            table.add_row(*row)
+        return table
+
+
+def run_demo(ws: Workspace) -> Timeline:
+    """Run the loop; returns the timeline (also printed)."""
+    started = time.perf_counter()
+    data = simulate_loans(
+        days=DAYS, per_day=PER_DAY, shift_day=SHIFT_DAY, concept_day=CONCEPT_DAY, label_delay_days=LABEL_DELAY, seed=0
     )
+    folder = ws.settings.home / "demo"
+    write_repo(folder, features=LOAN_FEATURES, train_days=30, holdout_days=10, policy=POLICY)
+    source = data.applications.assign(
+        event_timestamp=data.applications["event_timestamp"].astype("datetime64[us, UTC]")
+    )
+    source.to_parquet(folder / "applications.parquet", index=False)
+    timeline = Timeline()
+    now = data.start + timedelta(days=FIRST_TRAINING_DAY)
+    _known_labels(data, now).to_parquet(folder / "labels.parquet", index=False)
+    ws.features.apply(folder / "features.py")
+    ws.features.materialize(None, now)
+    timeline.add(
+        data.start,
+        f"{FIRST_TRAINING_DAY} days of history",
+        f"{(data.applications['event_timestamp'] < now).sum():,} applications",
+    )
+    _first_model(ws, folder, now, timeline)
     app = ws.server_app()
-    service = app.state.service
-    answers: list[tuple[str, str, str, int]] = []
-
-    async def send() -> None:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://weir") as client:
-            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
-                task = bar.add_task("serving the holdout through /v2 (canary 20 %)", total=len(X_test))
-                for i, (key, row) in enumerate(X_test.iterrows()):
-                    rid = f"holdout-{i}"
-                    body = {
-                        "id": rid,
-                        "inputs": [
-                            {"name": "input-0", "datatype": "FP64", "shape": [1, row.size], "data": row.tolist()}
-                        ],
-                    }
-                    r = await client.post(
-                        f"/v2/models/{MODEL}/infer", json=body, headers={"x-weir-route-key": str(key)}
-                    )
-                    r.raise_for_status()
-                    predicted = int(r.json()["outputs"][0]["data"][0])
-                    answers.append((rid, r.headers["x-weir-route"], r.headers["x-weir-version"], predicted))
-                    bar.advance(task)
-            labels = {"labels": [{"id": rid, "label": int(y)} for (rid, *_), y in zip(answers, y_test, strict=True)]}
-            (await client.post(f"/v1/endpoints/{MODEL}/feedback", json=labels)).raise_for_status()
-
     try:
-        asyncio.run(send())
-        runtimes = {s.number: s.runtime.name for _, s in service.endpoint(MODEL).versions()}
+        asyncio.run(_replay(ws, app, data, folder, timeline))
     finally:
-        service.close()
-    table = Table("route", "version", "runtime", "requests", "accuracy", title=f"Endpoint {MODEL}: served holdout")
-    truth = y_test.to_numpy()
-    for route in ("primary", "canary"):
-        rows = [(i, a) for i, a in enumerate(answers) if a[1] == route]
-        if rows:
-            version = rows[0][1][2]
-            accuracy = sum(a[3] == truth[i] for i, a in rows) / len(rows)
-            table.add_row(route, version, runtimes[int(version)], str(len(rows)), f"{accuracy:.3f}")
-    return table
+        app.state.service.close()
+    report = folder / "monitoring-report.html"
+    _write_report(ws, report)
+    console.print(timeline.monitoring())
+    console.print(timeline.table())
+    console.print(_summary(ws, data, timeline, report, time.perf_counter() - started))
+    return timeline
+
+
+def _known_labels(data: LoanData, now: datetime) -> pd.DataFrame:
+    labels = data.labels[data.labels["label_timestamp"] < now]
+    return labels.assign(event_timestamp=labels["event_timestamp"].astype("datetime64[us, UTC]")).reset_index(drop=True)
+
+
+def _first_model(ws: Workspace, folder: Any, now: datetime, timeline: Timeline) -> None:
+    from weir.monitoring.monitor_spec import MonitorSpec
+    from weir.training.jobs import load_jobs, run_job
+    from weir.training.triggers import TriggerSpec
+
+    job = load_jobs(folder / "jobs.py")["loans"]
+    result = run_job(job, ws.features, ws.models)  # no deployment yet: nothing to roll out
+    version = result.version
+    ws.models.set_alias(MODEL, "champion", version.version, reason="first model: passed the gate's absolute rules")
+    ws.deployments.deploy(
+        ENDPOINT, f"{MODEL}@champion", options={"feature_service": "loan_features"}, reason="demo: first model"
+    )
+    timeline.add(
+        now,
+        f"{version.ref} trained, validated, deployed as champion",
+        f"holdout ROC AUC {result.metrics['roc_auc']:.3f}, accuracy {result.metrics['accuracy']:.3f}",
+    )
+    fingerprint = version.lineage["data_fingerprint"]
+    spec = MonitorSpec(
+        MONITOR, ENDPOINT, reference={"frame": fingerprint}, window={"last_n": 600}, columns=LOAN_FEATURES
+    )
+    ws.monitors.create(spec, replace=True)
+    jobs = str(folder / "jobs.py")
+    ws.triggers.add(TriggerSpec("retrain-on-drift", jobs, "loans", "drift", monitor=MONITOR), replace=True)
+    # A simulated year passes in about a minute here, so the decay trigger's cool-down is seconds, not hours.
+    ws.triggers.add(
+        TriggerSpec(
+            "retrain-on-decay",
+            jobs,
+            "loans",
+            "performance",
+            monitor=MONITOR,
+            metric="roc_auc",
+            margin=0.08,
+            model=MODEL,
+            cooldown_hours=COOLDOWN_HOURS,
+        ),
+        replace=True,
+    )
+
+
+async def _replay(ws: Workspace, app: Any, data: LoanData, folder: Any, timeline: Timeline) -> None:
+    import httpx
+
+    service = app.state.service
+    agent = ws.agent()
+    agent.acquire()
+    first = data.start + timedelta(days=FIRST_TRAINING_DAY)
+    periods = [first + timedelta(days=d) for d in range(0, DAYS - FIRST_TRAINING_DAY + 1, PERIOD_DAYS)]
+    total = int((data.applications["event_timestamp"] >= first).sum())
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://weir") as client:
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            ) as bar:
+                task = bar.add_task("replaying the year through the server", total=total)
+                for start, end in itertools.pairwise(periods):
+                    ws.features.materialize(start, end)
+                    apps, _ = data.between(start, end)
+                    bar.update(task, description=f"{start:%Y-%m-%d}: serving {len(apps)} applications")
+                    for chunk in range(0, len(apps), 150):
+                        ids = apps["application_id"].iloc[chunk : chunk + 150].tolist()
+                        await _serve(client, ids)
+                        bar.advance(task, len(ids))
+                        service.predictions.flush()
+                        _note(agent.tick(), end, ws, timeline)
+                        service.refresh()
+                    await _labels(client, data, start, end, folder)
+                    _monitor(ws, end, timeline)
+                    _note(agent.tick(), end, ws, timeline)
+                    service.refresh()
+    finally:
+        agent.lease.release()
+
+
+async def _serve(client: httpx.AsyncClient, ids: list[str]) -> None:
+    for aid in ids:
+        body = {"id": aid, "route_key": aid, "entities": [{"application_id": aid}]}
+        response = await client.post(f"/v1/endpoints/{ENDPOINT}/predict", json=body)
+        response.raise_for_status()
+
+
+async def _labels(client: httpx.AsyncClient, data: LoanData, start: datetime, end: datetime, folder: Any) -> None:
+    """Labels that arrive within [start, end): back to the server by request id, and into the job's file."""
+    labels = data.labels
+    arrived = labels[(labels["label_timestamp"] >= start) & (labels["label_timestamp"] < end)]
+    served = arrived[arrived["event_timestamp"] >= data.start + timedelta(days=FIRST_TRAINING_DAY)]
+    if len(served):
+        body = {
+            "labels": [
+                {"id": a, "label": int(y)} for a, y in zip(served["application_id"], served["defaulted"], strict=True)
+            ]
+        }
+        (await client.post(f"/v1/endpoints/{ENDPOINT}/feedback", json=body)).raise_for_status()
+    _known_labels(data, end).to_parquet(folder / "labels.parquet", index=False)
+
+
+def _monitor(ws: Workspace, when: datetime, timeline: Timeline) -> None:
+    run = ws.monitors.run(MONITOR)
+    points = ws.monitors.series(MONITOR)
+    newest = points[
+        (points["kind"] == "performance") & (points["series"] == "roc_auc") & (points["at"] == points["at"].max())
+    ]
+    live = ", ".join(f"v{int(p.version)} {p.value:.3f}" for p in newest.itertuples() if p.value == p.value)
+    drifted = run.summary.get("n_drifted", 0)
+    if run.status == "drift" and timeline.drift_detected is None:
+        timeline.drift_detected = when
+        names = ", ".join(c.column for c in run.drift.columns if c.drifted) if run.drift else ""
+        timeline.add(when, "monitor: data drift detected", f"{drifted} of {len(LOAN_FEATURES)} columns ({names})")
+    timeline.periods.append((f"{when:%Y-%m-%d}", f"{drifted} of {len(LOAN_FEATURES)}", live or "-"))
+
+
+def _note(done: Tick, when: datetime, ws: Workspace, timeline: Timeline) -> None:
+    for firing in done.firings:
+        if firing.status != "succeeded" or firing.version is None:
+            timeline.add(when, f"trigger {firing.trigger}: retraining {firing.status}", firing.detail or firing.reason)
+            continue
+        gate = next(r for r in ws.models.validations(firing.version) if r.name == "gate")
+        rule: dict[str, Any] = next(
+            (
+                c
+                for c in gate.evidence.get("checks", [])
+                if c.get("name", "").startswith("better roc_auc") and c.get("slice") is None
+            ),
+            {},
+        )
+        verdict = "passed the gate" if gate.passed else "refused by the gate"
+        why = "drift found by the monitor" if firing.trigger == "retrain-on-drift" else firing.reason.split(" on ")[0]
+        started = [r for r in ws.rollouts.list_rollouts(ENDPOINT) if r.candidate == firing.version]
+        then = f"; rollout {started[0].id} starts: shadow" if started else ""
+        timeline.add(when, f"{firing.trigger} ({why}) → {firing.version} {verdict}{then}", rule.get("reason", ""))
+    for rollout in done.rollouts:
+        where = {"canary": f"canary {rollout.weight:g} %", "done": rollout.state}.get(rollout.phase, rollout.phase)
+        last = ws.rollouts.steps(rollout.id)[-1]
+        judged = "shadow" if last["phase"] == "shadow" else f"canary {last['weight']:g} %"
+        shown = ", ".join(_measured(m) for m in last.get("measurements", []))
+        timeline.add(when, f"rollout {rollout.id}: {judged} {last['status']} → {where}", shown)
+
+
+def _measured(m: dict[str, Any]) -> str:
+    mark = {"Successful": "✓", "Failed": "✗"}.get(m["status"], "…")
+    value = m["value"]
+    if m["metric"] == "live_accuracy" and m["status"] == "Inconclusive":
+        return f"live_accuracy … ({m['n']} labels so far)"
+    if value is None:
+        return f"{m['metric']} {mark}"
+    shown = (
+        f"{value:.2f} ms"
+        if m["metric"].startswith("latency")
+        else f"{value:.3g}"
+        if "psi" in m["metric"]
+        else f"{value:.1%}"
+    )
+    return f"{m['metric']} {shown} {mark}"
+
+
+def _write_report(ws: Workspace, path: Any) -> None:
+    from weir.monitoring import write_report
+    from weir.monitoring.monitors import performance_over_time
+    from weir.monitoring.report import drift_report_html
+
+    run = ws.monitors.run(MONITOR)
+    if run.drift is None or run.reference is None or run.current is None:
+        return
+    performance = performance_over_time(ws.monitors.series(MONITOR))
+    write_report(
+        path,
+        drift_report_html(
+            run.drift,
+            run.reference,
+            run.current,
+            performance=performance,
+            title=f"weir demo: monitor {MONITOR} over the last {run.rows} predictions",
+        ),
+    )
+
+
+def _summary(ws: Workspace, data: LoanData, timeline: Timeline, report: Any, seconds: float) -> Panel:
+    champion = ws.models.get_version(f"{MODEL}@champion")
+    audit = ws.models.audit.verify()
+    detected = f"{timeline.drift_detected:%Y-%m-%d}" if timeline.drift_detected else "never"
+    lines = [
+        f"covariate shift began {data.shift_at:%Y-%m-%d}; drift detected {detected}",
+        f"concept change began {data.concept_at:%Y-%m-%d}",
+        f"champion now {champion.ref} (holdout ROC AUC {champion.metrics.get('roc_auc', float('nan')):.3f})",
+        f"audit log: {audit.entries} entries, chain {'intact' if audit.ok else 'BROKEN'}",
+        f"monitoring report: {report}",
+        f"finished in {seconds:.0f} s",
+    ]
+    return Panel.fit("\n".join(lines), title="weir demo")

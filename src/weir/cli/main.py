@@ -97,11 +97,22 @@ def show_settings(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--j
 
 
 @app.command("demo")
-def demo(ctx: typer.Context) -> None:
-    """Walk through the registry: train two models, register them with lineage, move champion."""
+def demo(
+    ctx: typer.Context,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Keep serving afterwards until interrupted.")
+    ] = True,
+) -> None:
+    """The whole loop on a simulated year of loans: features, training, serving, drift, retraining, rollout."""
     from weir.cli.demo import run_demo
 
-    run_demo(state(ctx).workspace())
+    ws = state(ctx).workspace()
+    run_demo(ws)
+    if serve:
+        console.print(f"Serving at http://{ws.settings.host}:{ws.settings.port} until interrupted (Ctrl-C); try "
+                      f"`curl -X POST http://{ws.settings.host}:{ws.settings.port}/v1/endpoints/loans/predict "
+                      "-d '{\"entities\": [{\"application_id\": \"a014000\"}]}'`")  # fmt: skip
+        ws.serve()
 
 
 def run(connect: Callable[..., Workspace], argv: list[str] | None = None) -> None:

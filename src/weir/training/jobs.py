@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from weir.errors import NotFoundError, ValidationError, WeirError
+from weir.errors import ConflictError, NotFoundError, ValidationError, WeirError
 from weir.features import FeatureStore
 from weir.monitoring.performance import metric_names, performance
 from weir.registry import ModelRegistry, ModelVersion
@@ -131,6 +131,13 @@ def run_job(
     """Build the frame, train, evaluate on the held-out newest rows, register, gate, promote, and start the
     job's rollout when it names one."""
     started = time.perf_counter()
+    if job.rollout is not None and rollouts is not None:
+        active = rollouts.list_rollouts(job.rollout, active=True)
+        if active:
+            raise ConflictError(
+                f"TrainingJob {job.name!r}: rollout {active[0].id} of {active[0].candidate} on {job.rollout!r} is in "
+                "progress; train again once it has finished (or abort it)."
+            )
     labelled = _labels(job)
     frame = features.training_frame(labelled.drop(columns=[job.label]), job.features,
                                     timestamp_column=job.timestamp_column)  # fmt: skip

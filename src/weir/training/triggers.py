@@ -99,6 +99,8 @@ class Firing:
 
 Runner = Callable[[TriggerSpec], str]
 """Runs a trigger's job and returns the registered version's reference (raises on failure)."""
+Busy = Callable[[TriggerSpec], str | None]
+"""Why a trigger's job must wait now (such as a rollout of its last candidate in progress), or None."""
 
 
 class Triggers:
@@ -109,12 +111,14 @@ class Triggers:
         models: ModelRegistry,
         runner: Runner,
         *,
+        busy: Busy | None = None,
         actor: str = "unknown",
     ) -> None:
         self.db = db
         self.log = log
         self.models = models
         self.runner = runner
+        self.busy = busy
         self.actor = actor
 
     # --- definitions -----------------------------------------------------------------------------
@@ -211,6 +215,12 @@ class Triggers:
                 )
             ).all()
         higher = HIGHER_IS_BETTER.get(str(spec.metric), True)
+        if spec.model is not None:  # only the live champion: a retired version's labels still arrive for a while
+            try:
+                live = self.models.get_version(f"{spec.model}@champion").version
+            except NotFoundError:
+                live = None
+            points = [p for p in points if live is None or p.version == live]
         for point in points:
             if point.value is None:
                 continue
@@ -256,10 +266,13 @@ class Triggers:
             # than that run, so one tick retrains a job once however many of its triggers held.
             try:
                 why = None if paused else self.reason(spec, now)
+                wait = None if why is None or self.busy is None else self.busy(spec)
             except Exception:  # one broken trigger must not stop the others
                 logger.exception("trigger %s could not be checked", spec.name)
                 continue
-            if why is not None:
+            if wait is not None:  # the evidence stays: it fires once the job may run again
+                logger.info("trigger %s holds (%s) but waits: %s", spec.name, why, wait)
+            elif why is not None:
                 fired.append(self.fire(spec, why, now=now))
         return fired
 
