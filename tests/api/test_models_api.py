@@ -48,6 +48,10 @@ EXPECTED_ROUTES = {
     ("GET", f"{API}/features"),
     ("GET", f"{API}/features/{{kind}}/{{name}}"),
     ("POST", f"{API}/features/online"),
+    ("GET", f"{API}/rollouts"),
+    ("POST", f"{API}/rollouts"),
+    ("GET", f"{API}/rollouts/{{rollout_id}}"),
+    ("POST", f"{API}/rollouts/{{rollout_id}}/{{action}}"),
 }
 
 
