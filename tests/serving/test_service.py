@@ -99,9 +99,15 @@ def test_failing_shadow_costs_the_caller_nothing(service: InferenceService, iris
     service.predictions.flush()  # type: ignore[union-attr]
     frame = service.predictions.log.read("iris")  # type: ignore[union-attr]
     by_route = frame.groupby("route")["request_id"].nunique().to_dict()
-    assert by_route == {"primary": 50, "shadow": 50}  # the healthy shadow is logged beside the primary
+    assert by_route == {"primary": 50, "shadow": 50}  # both shadows are logged beside the primary
     shadow = frame[frame.route == "shadow"]
-    assert set(shadow.version) == {2} and set(shadow.request_id) == {f"r{i}" for i in range(50)}
+    healthy, failing = shadow[shadow.version == 2], shadow[shadow.version == 4]
+    assert set(healthy.request_id) == set(failing.request_id) == {f"r{i}" for i in range(50)}
+    assert healthy["output.error"].isna().all() and failing["output.error"].str.contains("extra").all()
+    assert service.predictions.log.read("iris", failed=False).route.value_counts().to_dict() == {  # type: ignore[union-attr]
+        "primary": 50,
+        "shadow": 50,
+    }
 
 
 def test_hot_swap_follows_alias_moves_within_two_seconds(service: InferenceService, iris_ws: Workspace, iris) -> None:  # type: ignore[no-untyped-def]

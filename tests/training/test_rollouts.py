@@ -121,11 +121,62 @@ def test_manual_promote_and_abort(ws: Workspace) -> None:
     assert [r.id for r in ws.rollouts.list_rollouts("m")] == [again.id, rollout.id]
 
 
-def test_a_pinned_primary_is_replaced_and_champion_still_moves(ws: Workspace) -> None:
+def test_a_pinned_primary_is_replaced_and_one_rollback_undoes_a_promotion(ws: Workspace) -> None:
     ws.deployments.deploy("m", "m/1")
     ws.rollouts.promote_now(ws.rollouts.start("m", "m/2", FAST).id)
     assert ws.deployments.get("m").primary == "m/2"
+    assert ws.models.get_model("m").aliases["champion"] == 1  # only an endpoint that follows champion moves it
+    ws.deployments.rollback("m")
+    assert (ws.deployments.get("m").primary, ws.deployments.get("m").canary) == ("m/1", None)
+    ws.deployments.deploy("m", "m@champion")
+    ws.rollouts.promote_now(ws.rollouts.start("m", "m/2", FAST).id)
     assert ws.models.get_model("m").aliases["champion"] == 2
+    undone = ws.deployments.rollback("m")  # back to the revision before: v1 serves, v2 only shadows
+    assert (undone.canary, ws.models.get_model("m").aliases["champion"]) == (None, 1)
+
+
+def test_a_passing_phase_waits_out_its_minimum_time_without_pausing(ws: Workspace, service: InferenceService) -> None:
+    rollout = ws.rollouts.start("m", "m/2", {**FAST, "shadow_seconds": 3600, "inconclusive_limit": 2})
+    for seed in (1, 2, 3):
+        drive(service, 60, seed=seed)
+        assert ws.rollouts.tick() == []
+    waiting = ws.rollouts.get(rollout.id)
+    assert (waiting.state, waiting.phase, waiting.inconclusive) == ("running", "shadow", 0)
+    steps = ws.rollouts.steps(rollout.id)
+    assert [(s["action"], s["status"]) for s in steps] == [("start", "started"), ("wait", "Successful")]  # one a minute
+
+
+def test_a_paused_rollout_is_still_rolled_back_on_failure(ws: Workspace) -> None:
+    rollout = ws.rollouts.start("m", "m/2", {**FAST, "shadow": False, "steps": [10, 100]})
+    ws.rollouts.pause(rollout.id, reason="holiday")
+    inject(ws, 1, "primary", 200)
+    inject(ws, 2, "canary", 50, errors=20)
+    (ended,) = ws.rollouts.tick()
+    assert (ended.state, ws.deployments.get("m").canary) == ("rolled_back", None)
+
+
+def test_a_primary_that_moves_mid_rollout_aborts_it(ws: Workspace) -> None:
+    ws.rollouts.start("m", "m/2", FAST)
+    ws.models.set_alias("m", "champion", 3, reason="someone else promoted")
+    (ended,) = ws.rollouts.tick()
+    assert (ended.state, ended.reason) == ("aborted", "the primary changed to m/3 during the rollout")
+    assert ws.deployments.get("m").shadows[0].ref == "m/2"  # traffic is not touched again
+
+
+def test_a_deployment_change_during_the_analysis_is_never_overwritten(ws: Workspace, service: InferenceService) -> None:
+    class Racing(Rollouts):
+        def analyse(self, rollout, now=None):  # type: ignore[no-untyped-def]
+            result = super().analyse(rollout, now)
+            ws.deployments.set_shadow("m", "m/2", 0, reason="an operator, meanwhile")
+            return result
+
+    racing = Racing(ws.deployments, PredictionLog(ws.settings.prediction_log))
+    rollout = racing.start("m", "m/2", FAST)
+    drive(service, 60)
+    assert racing.tick() == []  # the move is refused: the deployment changed after it was read
+    assert (ws.deployments.get("m").canary, ws.deployments.get("m").shadows) == (None, ())
+    (ended,) = ws.rollouts.tick()
+    assert ended.id == rollout.id and ended.state == "aborted"
 
 
 def test_a_deployment_changed_by_hand_aborts_the_rollout_without_touching_traffic(ws: Workspace) -> None:
@@ -150,6 +201,9 @@ def test_refusals(ws: Workspace) -> None:
         ws.rollouts.start("m", "m/2")
     with pytest.raises(ConflictError, match="already is the primary"):
         ws.rollouts.start("m", "m@champion")
+    ws.models.register("other", LogisticRegression().fit(*data()))
+    with pytest.raises(ValidationError, match="serves model 'm'"):
+        ws.rollouts.start("m", "other/1", force=True)
     with pytest.raises(ValidationError, match="steps must rise"):
         ws.rollouts.start("m", "m/2", {"steps": [50, 20]})
     with pytest.raises(ValidationError, match="unknown key"):

@@ -50,6 +50,8 @@ def train(
         console.print(f"gate {verdict}" + (f"; now {chosen.promote_to}" if result.promoted else ""))
         for check in result.gate.checks:
             console.print(f"  {'✓' if check.passed else '✗'} {check.name}: {check.reason}")
+    if result.rollout_error is not None:
+        console.print(f"[yellow]its rollout did not start[/]: {result.rollout_error}")
     if result.rollout is not None:
         console.print(f"rollout {result.rollout} started on endpoint {chosen.rollout} (`weir rollouts show "
                       f"{result.rollout}`)")  # fmt: skip

@@ -155,25 +155,36 @@ class Deployments:
         with self.db.write() as conn:
             return self.promote_in(conn, endpoint, reason=reason, actor=actor)
 
-    def promote_in(self, conn: Connection, endpoint: str, *, reason: str = "", actor: str | None = None) -> Deployment:
-        """:meth:`promote` inside the caller's write transaction."""
+    def promote_in(
+        self,
+        conn: Connection,
+        endpoint: str,
+        *,
+        candidate: str | None = None,
+        reason: str = "",
+        actor: str | None = None,
+    ) -> Deployment:
+        """:meth:`promote` inside the caller's write transaction; ``candidate`` promotes that ref (the canary
+        or a shadow) in one revision, so that one rollback undoes it."""
         actor = actor or self.registry.actor
         current = self._get(conn, endpoint)
-        if current.canary is None:
+        target = candidate or current.canary
+        if target is None:
             raise ConflictError(
                 f"Endpoint {endpoint!r} has no canary to promote; set one with `weir deployments set-canary`."
             )
-        primary, canary = parse_ref(current.primary), parse_ref(current.canary)
+        primary, canary = parse_ref(current.primary), parse_ref(target)
         moved: JSONDict | None = None
-        new = replace(current, canary=None, canary_weight=0.0)
+        shadows = tuple(s for s in current.shadows if s.ref != target)
+        new = replace(current, canary=None, canary_weight=0.0, shadows=shadows)
         if primary.alias is not None and primary.name == canary.name:
-            target = self.registry.resolve_in(conn, canary)
+            number = self.registry.resolve_in(conn, canary)
             before = self.registry.move_alias_in(
-                conn, primary.name, primary.alias, target, actor=actor, reason=f"promoted on endpoint {endpoint}"
+                conn, primary.name, primary.alias, number, actor=actor, reason=f"promoted on endpoint {endpoint}"
             )
-            moved = {"model": primary.name, "alias": primary.alias, "from": before, "to": target}
+            moved = {"model": primary.name, "alias": primary.alias, "from": before, "to": number}
         else:
-            new = replace(new, primary=current.canary)
+            new = replace(new, primary=target)
         return self._write(conn, current, new, "promote", reason, actor, extra={"alias_moved": moved})
 
     def rollback(self, endpoint: str, *, reason: str = "", actor: str | None = None) -> Deployment:

@@ -254,7 +254,7 @@ class InferenceService:
             model_input = served.inputs.build(data)
             prediction = served.runtime.predict(model_input)
         except Exception as exc:
-            self._log_failure(routes, route, served, start, request_id, exc)
+            self._log_failure(routes, route, served, data, start, request_id, exc)
             raise
         return self._after(routes, route, served, data, model_input, prediction, start, request_id, protocol)
 
@@ -279,7 +279,7 @@ class InferenceService:
             else:
                 prediction = served.runtime.predict(model_input)
         except Exception as exc:
-            self._log_failure(routes, route, served, start, request_id, exc)
+            self._log_failure(routes, route, served, data, start, request_id, exc)
             raise
         return self._after(routes, route, served, data, model_input, prediction, start, request_id, protocol)
 
@@ -297,13 +297,32 @@ class InferenceService:
         return routes, route, served, time.perf_counter()
 
     def _log_failure(
-        self, routes: EndpointRoutes, route: str, served: ServedVersion, start: float, rid: str | None, exc: Exception
+        self,
+        routes: EndpointRoutes,
+        route: str,
+        served: ServedVersion,
+        data: Table | np.ndarray[Any, Any],
+        start: float,
+        rid: str | None,
+        exc: Exception,
     ) -> None:
-        """A version that could not answer is logged as a row with ``output.error`` (what rollouts count)."""
+        """A version that could not answer is logged as a row with ``output.error`` (what rollouts count).
+        Input the primary rejects too is the caller's error, not the version's: it is not logged."""
+        seconds = time.perf_counter() - start
+        if self.predictions is None or (isinstance(exc, WeirError) and self._primary_rejects(routes, data)):
+            return
         sample = routes.deployment.options.get("log_sample", 1.0)
-        if self.predictions is not None and (sample >= 1 or routes.splitter.random.random() < sample):
+        if sample >= 1 or routes.splitter.random.random() < sample:
             rid = rid or f"{self._id_prefix}-{next(self._ids)}"
-            self.predictions.add_error(rid, routes.deployment.endpoint, served, route, exc, time.perf_counter() - start)
+            self.predictions.add_error(rid, routes.deployment.endpoint, served, route, exc, seconds)
+
+    @staticmethod
+    def _primary_rejects(routes: EndpointRoutes, data: Table | np.ndarray[Any, Any]) -> bool:
+        try:
+            routes.primary.inputs.build(data)
+        except Exception:
+            return True
+        return False
 
     def _after(
         self,
@@ -357,7 +376,7 @@ class InferenceService:
                 )
         except Exception as exc:  # a shadow's failure is the shadow's business, never the caller's
             self.metrics.shadow_errors.labels(endpoint, served.model, str(served.number)).inc()
-            if log and self.predictions is not None:
+            if log and self.predictions is not None:  # the primary answered this input: the failure is the shadow's
                 self.predictions.add_error(rid, endpoint, served, "shadow", exc, time.perf_counter() - start)
             logger.warning("shadow %s on %s failed for request %s: %s", served.version.ref, endpoint, rid, exc)
         finally:

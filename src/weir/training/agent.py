@@ -5,9 +5,10 @@ fires its trigger in the same tick, and a job that passes its gate may start a r
 rollouts' analyses. All of its state is in the metadata store, so an agent killed at any moment and
 started again goes on where it was: a rollout's traffic and its state always move in one transaction.
 
-Only one agent works on a store at a time: it holds the lease ``agent`` (renewed every tick, expiring
-``ttl`` seconds after the last renewal). A second agent is refused while the lease is live, and takes
-over once it has expired.
+Only one agent works on a store at a time: it holds the lease ``agent``, renewed every tick and by a
+heartbeat thread while a long tick trains a model, and expiring ``ttl`` seconds after the last renewal.
+A second agent is refused while the lease is live, and takes over once it has expired (at once when the
+holder was a process of this machine that is gone).
 """
 
 from __future__ import annotations
@@ -108,6 +109,9 @@ class Agent:
         stop = stop or threading.Event()
         self.acquire()
         logger.info("agent %s started (every %.1f s)", self.lease.holder, self.interval)
+        beating = threading.Event()
+        heart = threading.Thread(target=self._heartbeat, args=(beating,), name="weir-agent-lease", daemon=True)
+        heart.start()  # a tick that trains a model may outlast the lease: keep it renewed meanwhile
         try:
             while not stop.is_set():
                 try:
@@ -121,5 +125,16 @@ class Agent:
                         on_tick(done)
                 stop.wait(self.interval)
         finally:
+            beating.set()
+            heart.join(5)
             self.lease.release()
             logger.info("agent %s stopped", self.lease.holder)
+
+    def _heartbeat(self, done: threading.Event) -> None:
+        while not done.wait(self.lease.ttl.total_seconds() / 4):
+            try:
+                if not self.lease.acquire():
+                    logger.error("agent %s lost its lease; it stops at the end of this tick", self.lease.holder)
+                    return
+            except Exception:  # the store may be briefly away; the next beat retries
+                logger.exception("agent %s could not renew its lease", self.lease.holder)

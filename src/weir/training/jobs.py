@@ -95,6 +95,7 @@ class TrainResult:
     promoted: bool
     seconds: float
     rollout: int | None = None
+    rollout_error: str | None = None
 
     def to_dict(self) -> JSONDict:
         return {
@@ -107,6 +108,7 @@ class TrainResult:
             "promoted": self.promoted,
             "seconds": self.seconds,
             "rollout": self.rollout,
+            "rollout_error": self.rollout_error,
         }
 
 
@@ -139,8 +141,9 @@ def run_job(
                 "progress; train again once it has finished (or abort it)."
             )
     labelled = _labels(job)
-    frame = features.training_frame(labelled.drop(columns=[job.label]), job.features,
-                                    timestamp_column=job.timestamp_column)  # fmt: skip
+    frame = features.training_frame(
+        labelled.drop(columns=[job.label]), job.features, timestamp_column=job.timestamp_column
+    )
     data = frame.to_pandas()
     data[job.label] = labelled[job.label].to_numpy()
     train, holdout = _split(job, data)
@@ -159,10 +162,17 @@ def run_job(
         "labels_digest": data_fingerprint_of(labelled),
     }
     version = models.register(
-        job.model, model, input_example=X_holdout.head(20), metrics=metrics, tags={"job": job.name}, params=split,
+        job.model,
+        model,
+        input_example=X_holdout.head(20),
+        metrics=metrics,
+        tags={"job": job.name},
+        params=split,
         description=f"trained by job {job.name!r} on {len(train)} rows; {len(holdout)} held out",
-        parent=None if champion is None else champion.version, code_path=str(job.base), **frame.lineage(),
-    )  # fmt: skip
+        parent=None if champion is None else champion.version,
+        code_path=str(job.base),
+        **frame.lineage(),
+    )
     result = None
     promoted = False
     if job.gate is not None:
@@ -174,23 +184,34 @@ def run_job(
                 check = Check("champion", False, f"{champion.ref} cannot score the holdout: {exc.message}")
                 result = GateResult(False, (check,), {"champion": True})
         result = result or job.gate.evaluate(
-            y, candidate, champion=old,
+            y,
+            candidate,
+            champion=old,
             signature_compatible=signatures_compatible(
                 None if champion is None else champion.signature.to_dict() if champion.signature else None,
                 version.signature.to_dict() if version.signature else None,
             ),
-        )  # fmt: skip
+        )
         models.add_validation(version.ref, "gate", passed=result.passed, metrics=metrics, evidence=result.to_dict())
         if result.passed and job.promote_to:
             models.set_alias(job.model, job.promote_to, version.version, reason=f"passed the gate of job {job.name}")
             promoted = True
-    rollout = None
+    rollout, rollout_error = None, None
     if result is not None and result.passed and job.rollout is not None and rollouts is not None:
-        rollout = rollouts.start(job.rollout, version.ref, dict(job.rollout_policy or {}),
-                                 reason=f"passed the gate of job {job.name}").id  # fmt: skip
+        try:
+            rollout = rollouts.start(
+                job.rollout, version.ref, dict(job.rollout_policy or {}), reason=f"passed the gate of job {job.name}"
+            ).id
+        except WeirError as exc:  # the version is registered and validated: report, do not lose it
+            rollout_error = exc.message
+            logger.warning(
+                "job %s: %s passed the gate but its rollout did not start: %s", job.name, version.ref, exc.message
+            )
     seconds = time.perf_counter() - started
     logger.info("job %s registered %s (gate %s)", job.name, version.ref, None if result is None else result.passed)
-    return TrainResult(job.name, version, metrics, len(train), len(holdout), result, promoted, seconds, rollout)
+    return TrainResult(
+        job.name, version, metrics, len(train), len(holdout), result, promoted, seconds, rollout, rollout_error
+    )
 
 
 def _labels(job: TrainingJob) -> pd.DataFrame:

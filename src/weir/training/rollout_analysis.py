@@ -230,7 +230,7 @@ def _agreement(cand: pd.DataFrame, base: pd.DataFrame, policy: RolloutPolicy, mi
     if pd.api.types.is_float_dtype(c) and pd.api.types.is_float_dtype(b) and not _integral(c, b):
         same = (c - b).abs() <= 0.1 * b.abs().clip(lower=1e-9)  # regression: within 10 %
     else:
-        same = c.astype(str) == b.astype(str)
+        same = _same(c, b)
     share = float(same.mean())
     status = FAILED if share < policy.min_agreement else SUCCESSFUL
     return Measurement(
@@ -244,6 +244,19 @@ def _agreement(cand: pd.DataFrame, base: pd.DataFrame, policy: RolloutPolicy, mi
     )
 
 
+def _same(a: pd.Series, b: pd.Series) -> pd.Series:
+    """Element-wise equality of labels: as numbers when both sides are numeric (a label column with gaps
+    is float: 1.0 must equal 1), as text otherwise."""
+    x, y = pd.to_numeric(a, errors="coerce"), pd.to_numeric(b, errors="coerce")
+    if x.notna().all() and y.notna().all():
+        return pd.Series(x.to_numpy(float) == y.to_numpy(float), index=a.index)
+    return a.astype(str) == b.astype(str)
+
+
+def _regression(predicted: pd.Series) -> bool:
+    return pd.api.types.is_float_dtype(predicted) and not _integral(predicted.dropna())
+
+
 def _integral(*series: pd.Series) -> bool:
     return all(bool(np.all(np.mod(s.to_numpy(float), 1) == 0)) for s in series)
 
@@ -252,10 +265,17 @@ def _accuracy(cand: pd.DataFrame, base: pd.DataFrame, policy: RolloutPolicy) -> 
     required = policy.require_labels
     counts = []
     for frame in (cand, base):
-        ok = frame[~_errors(frame)] if "label" in frame else frame.iloc[:0]
-        labelled = ok[ok["label"].notna()] if "label" in ok and PREDICTION in ok else ok.iloc[:0]
-        right = int((labelled[PREDICTION].astype(str) == labelled["label"].astype(str)).sum()) if len(labelled) else 0
-        counts.append((right, len(labelled)))
+        if "label" not in frame or PREDICTION not in frame:
+            counts.append((0, 0))
+            continue
+        ok = frame[~_errors(frame)]
+        labelled = ok[ok["label"].notna()]
+        predicted, truth = labelled[PREDICTION], labelled["label"]
+        if len(labelled) and _regression(predicted):
+            return Measurement(
+                "live_accuracy", INCONCLUSIVE, None, None, None, 0, "not a classifier: accuracy does not apply", False
+            )
+        counts.append((int(_same(predicted, truth).sum()), len(labelled)))
     (kc, nc), (kb, nb) = counts
     if nc < policy.min_labels or nb < policy.min_labels:
         return Measurement(

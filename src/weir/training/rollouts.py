@@ -3,13 +3,17 @@
 A rollout moves one candidate version onto an endpoint. :meth:`Rollouts.tick` judges the current phase
 from the prediction log (:mod:`weir.training.rollout_analysis`) and then, in **one** write transaction
 with the deployment change, records the analysis and moves on: shadow to the first canary step, each
-step to the next, and the last one (100 %) is the promotion: the candidate becomes the primary and gets
-the alias ``champion``. ``failure_limit`` failed analyses roll it back (canary and shadow removed: 0 % of
-traffic); ``inconclusive_limit`` inconclusive ones in a row pause it for a person. Because the state
-and the traffic move together, a process killed at any moment leaves either the old step or the new
-one, both already checked; the next tick goes on from there. A deployment changed by someone else
-mid-rollout (its canary or shadow is no longer the candidate's) aborts the rollout without touching
-traffic again. Every move is in the deployment history and the audit log.
+step to the next, and the last one (100 %) is the promotion, in one deployment revision so that one
+rollback undoes it. A primary that follows an alias, such as ``churn@champion``, keeps following it and
+the alias moves to the candidate; a pinned primary is replaced by the candidate.
+
+``failure_limit`` failed analyses roll it back (canary and shadow removed: 0 % of traffic);
+``inconclusive_limit`` inconclusive ones in a row pause it for a person. A paused rollout holds its
+traffic but is still watched: a failure rolls it back. Because the state and the traffic move together,
+and only if neither moved since the analysis read them, a process killed at any moment leaves either the
+old step or the new one, both already checked; the next tick goes on from there. A deployment changed by
+someone else mid-rollout (its canary or shadow no longer the candidate's, or another primary) aborts
+the rollout without touching traffic again. Every move is in the deployment history and the audit log.
 
 >>> import tempfile
 >>> from sklearn.linear_model import LogisticRegression
@@ -51,6 +55,7 @@ from weir.types import JSONDict
 logger = logging.getLogger(__name__)
 
 ACTIVE = ("running", "paused")
+QUIET_SECONDS = 60.0
 STATES = (*ACTIVE, "succeeded", "rolled_back", "aborted")
 
 
@@ -157,7 +162,12 @@ class Rollouts:
         version = self.registry.get_version(candidate)
         deployment = self.deployments.get(endpoint)
         primary = self.registry.get_version(deployment.primary)
-        if (primary.model, primary.version) == (version.model, version.version):
+        if primary.model != version.model:
+            raise ValidationError(
+                f"Endpoint {endpoint!r} serves model {primary.model!r}; a rollout compares versions of one model, so "
+                f"{version.ref} cannot be rolled out there. Deploy it with `weir deploy` instead."
+            )
+        if primary.version == version.version:
             raise ConflictError(f"{version.ref} already is the primary of endpoint {endpoint!r}; nothing to roll out.")
         if not force:
             self._check_validated(version.ref)
@@ -259,17 +269,16 @@ class Rollouts:
         return self._finish(rollout_id, "aborted", reason or "aborted by hand", actor, None)
 
     def promote_now(self, rollout_id: int, *, reason: str = "", actor: str | None = None) -> Rollout:
-        """Skip the remaining phases: the candidate becomes the primary and ``champion``."""
+        """Skip the remaining phases and promote the candidate now."""
         return self._finish(rollout_id, "succeeded", reason or "promoted by hand", actor, None)
 
     # --- the automatic part ---------------------------------------------------------------------
 
     def tick(self, now: datetime | None = None) -> list[Rollout]:
-        """Judge every running rollout once and move the ones whose evidence is in; returns those changed."""
+        """Judge every active rollout once and move the ones whose evidence is in; returns those changed. A
+        paused rollout is still watched: it holds its traffic, but a failure still rolls it back."""
         changed = []
         for rollout in self.list_rollouts(active=True):
-            if rollout.state != "running":
-                continue
             try:
                 moved = self.advance(rollout.id, now)
             except Exception:  # one broken rollout never stops the others
@@ -280,29 +289,41 @@ class Rollouts:
         return changed
 
     def advance(self, rollout_id: int, now: datetime | None = None) -> Rollout | None:
-        """Analyse one running rollout and act; ``None`` when it stays where it is."""
+        """Analyse one active rollout and act; ``None`` when it stays where it is."""
         now = now or datetime.now(UTC)
         rollout = self.get(rollout_id)
-        if rollout.state != "running":
+        if rollout.state not in ACTIVE:
             return None
-        deployment = self.deployments.get(rollout.endpoint)
-        if not _matches(rollout, deployment):
-            return self._finish(
-                rollout.id, "aborted", "the deployment was changed outside the rollout", None, None, touch_traffic=False
-            )
+        changed = self._changed_outside(rollout, self.deployments.get(rollout.endpoint))
+        if changed:
+            return self._finish(rollout.id, "aborted", changed, None, None, touch_traffic=False)
         analysis = self.analyse(rollout, now)
         policy = rollout.policy
-        waited = (now - rollout.phase_started_at).total_seconds()
-        enough_time = waited >= (policy.shadow_seconds if rollout.phase == "shadow" else policy.min_seconds)
         if analysis.status == FAILED:
             if rollout.failures + 1 >= policy.failure_limit:
                 return self._finish(rollout.id, "rolled_back", "analysis failed", None, analysis, expect=rollout)
-            return self._update(rollout, analysis, "hold", failures=rollout.failures + 1, phase_started_at=now)
-        if analysis.status == SUCCESSFUL and enough_time:
-            return self._next(rollout, analysis)
+            return self._update(rollout, analysis, "hold", now, failures=rollout.failures + 1, phase_started_at=now)
+        if rollout.state == "paused":
+            return None
+        waited = (now - rollout.phase_started_at).total_seconds()
+        if analysis.status == SUCCESSFUL:
+            if waited >= (policy.shadow_seconds if rollout.phase == "shadow" else policy.min_seconds):
+                return self._next(rollout, analysis, now)
+            self._update(rollout, analysis, "wait", now)  # passing, but the phase's minimum time is not over
+            return None
         if rollout.inconclusive + 1 >= policy.inconclusive_limit:
-            return self._update(rollout, analysis, "pause", state="paused", inconclusive=0)
-        self._update(rollout, analysis, "hold", inconclusive=rollout.inconclusive + 1)
+            return self._update(rollout, analysis, "pause", now, state="paused", inconclusive=0)
+        self._update(rollout, analysis, "hold", now, inconclusive=rollout.inconclusive + 1)
+        return None
+
+    def _changed_outside(self, rollout: Rollout, d: Deployment, conn: Connection | None = None) -> str | None:
+        """Why the deployment no longer is what this rollout left it as, or None."""
+        if not _matches(rollout, d):
+            return "the deployment was changed outside the rollout"
+        ref = parse_ref(d.primary)
+        primary = self.registry.resolve_in(conn, ref) if conn is not None else self.registry.get_version(ref).version
+        if (ref.name, primary) != (rollout.model, rollout.primary_version):
+            return f"the primary changed to {ref.name}/{primary} during the rollout"
         return None
 
     def analyse(self, rollout: Rollout, now: datetime | None = None) -> Analysis:
@@ -320,7 +341,7 @@ class Rollouts:
 
     # --- transitions (each one write transaction: state, traffic, history and audit together) ----------
 
-    def _next(self, rollout: Rollout, analysis: Analysis) -> Rollout:
+    def _next(self, rollout: Rollout, analysis: Analysis, now: datetime) -> Rollout:
         steps = rollout.policy.steps
         step = 0 if rollout.phase == "shadow" else rollout.step + 1
         weight = steps[step]
@@ -335,6 +356,7 @@ class Rollouts:
             rollout,
             analysis,
             f"canary {weight:g} %",
+            now,
             phase="canary",
             step=step,
             failures=0,
@@ -347,13 +369,15 @@ class Rollouts:
         rollout: Rollout,
         analysis: Analysis,
         action: str,
+        now: datetime,
         *,
         deployment: Callable[[Deployment], Deployment] | None = None,
         **values: Any,
     ) -> Rollout:
-        now = datetime.now(UTC)
+        """Record an analysis and act on it in one transaction, provided nothing moved since it was read."""
         if "phase" in values:
-            values["phase_started_at"] = now
+            values["phase_started_at"] = now  # the next window starts where this analysis ended
+        quiet = action in ("hold", "wait")
         with self.db.write() as conn:
             current = self._get(conn, rollout.id)
             if (current.state, current.phase, current.step, current.updated_at) != (
@@ -363,38 +387,37 @@ class Rollouts:
                 rollout.updated_at,
             ):
                 raise ConflictError(f"Rollout {rollout.id} changed while it was analysed; the next tick retries.")
+            changed = self._changed_outside(current, self.deployments.get_in(conn, rollout.endpoint), conn)
+            if changed:
+                raise ConflictError(f"Rollout {rollout.id}: {changed}; the next tick aborts it.")
             if deployment is not None:
-                self._deploy(
-                    conn,
-                    rollout.endpoint,
-                    "set_canary",
-                    deployment,
-                    f"rollout {rollout.id}: {action}",
-                    self.registry.actor,
-                )
+                self._deploy(conn, rollout.endpoint, "set_canary", deployment, f"rollout {rollout.id}: {action}",
+                             self.registry.actor)  # fmt: skip
             conn.execute(rollouts.update().where(rollouts.c.id == rollout.id).values(updated_at=now, **values))
             new = self._get(conn, rollout.id)
-            self._step(
-                conn,
-                rollout.id,
-                rollout.phase,
-                rollout.weight,
-                analysis.status,
-                action,
-                analysis.to_dict(),
-                self.registry.actor,
-                audit=action != "hold",
-            )
-        if action != "hold":
-            logger.info(
-                "rollout %d (%s on %s): %s after %s",
-                rollout.id,
-                rollout.candidate,
-                rollout.endpoint,
-                action,
-                analysis.status,
-            )
+            if not (quiet and self._repeats(conn, rollout.id, action, analysis.status, now)):
+                self._step(conn, rollout.id, rollout.phase, rollout.weight, analysis.status, action,
+                           analysis.to_dict(), self.registry.actor, audit=not quiet)  # fmt: skip
+        if not quiet:
+            logger.info("rollout %d (%s on %s): %s after %s", rollout.id, rollout.candidate, rollout.endpoint, action,
+                        analysis.status)  # fmt: skip
         return new
+
+    @staticmethod
+    def _repeats(conn: Connection, rollout_id: int, action: str, status: str, now: datetime) -> bool:
+        """Whether the last recorded step already says the same, less than ``QUIET_SECONDS`` ago (a held
+        rollout is analysed every tick; its history keeps one row a minute)."""
+        last = conn.execute(
+            sa.select(rollout_steps.c.action, rollout_steps.c.status, rollout_steps.c.at)
+            .where(rollout_steps.c.rollout_id == rollout_id)
+            .order_by(rollout_steps.c.id.desc())
+            .limit(1)
+        ).first()
+        return (
+            last is not None
+            and (last.action, last.status) == (action, status)
+            and (now - last.at).total_seconds() < QUIET_SECONDS
+        )
 
     def _set_state(
         self, rollout_id: int, state: str, allowed: tuple[str, ...], action: str, reason: str, actor: str | None
@@ -432,23 +455,13 @@ class Rollouts:
             rollout = self._get(conn, rollout_id)
             if rollout.state not in ACTIVE:
                 raise ConflictError(f"Rollout {rollout_id} already ended ({rollout.state}).")
-            if expect is not None and rollout.updated_at != expect.updated_at:
-                raise ConflictError(f"Rollout {rollout_id} changed while it was analysed; the next tick retries.")
+            if expect is not None:  # an automatic decision: only on the state it was made from
+                changed = self._changed_outside(rollout, self.deployments.get_in(conn, rollout.endpoint), conn)
+                if rollout.updated_at != expect.updated_at or changed:
+                    raise ConflictError(f"Rollout {rollout_id} changed while it was analysed; the next tick retries.")
             ref, note = rollout.candidate, f"rollout {rollout_id} {state.replace('_', ' ')}: {reason}"
             if touch_traffic and state == "succeeded":
-                self._deploy(
-                    conn,
-                    rollout.endpoint,
-                    "set_canary",
-                    lambda d: replace(_without_shadow(d, ref), canary=ref, canary_weight=100.0),
-                    note,
-                    actor,
-                )
-                self.deployments.promote_in(conn, rollout.endpoint, reason=note, actor=actor)
-                if _alias_in(self, conn, rollout.model, "champion") != rollout.version:
-                    self.registry.move_alias_in(
-                        conn, rollout.model, "champion", rollout.version, actor=actor, reason=note
-                    )
+                self.deployments.promote_in(conn, rollout.endpoint, candidate=ref, reason=note, actor=actor)
             elif touch_traffic:
                 self._deploy(conn, rollout.endpoint, "rollback", lambda d: _without_candidate(d, ref), note, actor)
             conn.execute(
@@ -514,13 +527,6 @@ def _matches(rollout: Rollout, d: Deployment) -> bool:
     if rollout.phase == "shadow":
         return any(s.ref == ref for s in d.shadows)
     return d.canary == ref and d.canary_weight == rollout.weight
-
-
-def _alias_in(rollouts: Rollouts, conn: Connection, model: str, alias: str) -> int | None:
-    try:
-        return rollouts.registry.resolve_in(conn, parse_ref(f"{model}@{alias}"))
-    except NotFoundError:
-        return None
 
 
 def _with_shadow(d: Deployment, ref: str, percent: float) -> Deployment:
