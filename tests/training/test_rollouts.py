@@ -108,6 +108,14 @@ def test_without_evidence_a_rollout_holds_then_pauses_for_a_person(ws: Workspace
         ws.rollouts.resume(rollout.id)
 
 
+def test_a_deployment_carries_its_own_rollout_policy(ws: Workspace) -> None:
+    ws.deployments.deploy("m", "m@champion", options={"rollout_policy": {"steps": [20, 100], "shadow": False}})
+    rollout = ws.rollouts.start("m", "m/2")
+    assert (rollout.phase, rollout.policy.steps, ws.deployments.get("m").canary_weight) == ("canary", (20.0, 100.0), 20)
+    with pytest.raises(ValidationError, match="rollout_policy must be an object"):
+        ws.deployments.deploy("m", "m@champion", options={"rollout_policy": [5, 100]})
+
+
 def test_manual_promote_and_abort(ws: Workspace) -> None:
     rollout = ws.rollouts.start("m", "m/2", {**FAST, "shadow": False})
     assert ws.rollouts.pause(rollout.id).state == "paused"

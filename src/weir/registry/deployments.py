@@ -46,7 +46,7 @@ from weir.types import JSONDict
 
 logger = logging.getLogger(__name__)
 
-OPTION_KEYS = ("log_sample", "max_batch_size", "max_batch_wait_ms", "feature_service")
+OPTION_KEYS = ("log_sample", "max_batch_size", "max_batch_wait_ms", "feature_service", "rollout_policy")
 
 
 class Deployments:
@@ -356,6 +356,12 @@ def _check_options(d: Deployment) -> None:
     sample = o.get("log_sample", 1.0)
     if isinstance(sample, bool) or not isinstance(sample, int | float) or not 0 <= sample <= 1:
         raise ValidationError(f"Endpoint {d.endpoint!r}: log_sample {sample!r} must be in [0, 1].", field="log_sample")
+    policy = o.get("rollout_policy")
+    if policy is not None and not isinstance(policy, dict):
+        raise ValidationError(
+            f"Endpoint {d.endpoint!r}: rollout_policy must be an object of rollout policy keys, not {policy!r}.",
+            field="rollout_policy",
+        )
     for key, low in (("max_batch_size", 1), ("max_batch_wait_ms", 0)):
         value = o.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < low):

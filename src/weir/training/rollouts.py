@@ -156,11 +156,14 @@ class Rollouts:
         reason: str = "",
         actor: str | None = None,
     ) -> Rollout:
-        """Begin rolling ``candidate`` (``model/version`` or ``model@alias``) out on ``endpoint``. The
-        candidate must have passed its validation (``force`` skips that check, and says so in the log)."""
-        policy = policy if isinstance(policy, RolloutPolicy) else RolloutPolicy.from_dict(policy)
+        """Begin rolling ``candidate`` (``model/version`` or ``model@alias``) out on ``endpoint`` under
+        ``policy`` (default: the deployment's option ``rollout_policy``, else the defaults). The candidate
+        must have passed its validation (``force`` skips that check, and says so in the rollout's reason)."""
         version = self.registry.get_version(candidate)
         deployment = self.deployments.get(endpoint)
+        if policy is None:  # the deployment's own policy (option rollout_policy), else the defaults
+            policy = deployment.options.get("rollout_policy")
+        policy = policy if isinstance(policy, RolloutPolicy) else RolloutPolicy.from_dict(policy)
         primary = self.registry.get_version(deployment.primary)
         if primary.model != version.model:
             raise ValidationError(
