@@ -28,10 +28,12 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
 import weir
+from weir.edge import convert
+from weir.edge.convert import SYNTHETIC_ROWS, check_sample
 from weir.errors import SignatureError
 from weir.registry.formats.base import LoadedModel
-from weir.serving.runtimes import NativeRuntime, OnnxRuntime, Prediction, build_runtime, convert, equivalence
-from weir.serving.runtimes.equivalence import check_sample, compare
+from weir.serving.runtimes import NativeRuntime, OnnxRuntime, Prediction, build_runtime, equivalence
+from weir.serving.runtimes.equivalence import compare
 from weir.serving.runtimes.onnx import create_session
 
 # skl2onnx 1.20 writes boolean tree attributes that protobuf 6 warns about (harmless until protobuf 7).
@@ -211,7 +213,7 @@ def test_runtime_conformance(kind: str, load: Loader) -> None:
     assert described["runtime"] == case.runtime and described["reason"] == runtime.reason
     if case.runtime == "onnxruntime":
         check = described["check"]
-        assert check["rows"] == 5 + equivalence.SYNTHETIC_ROWS and check["passed"] is True
+        assert check["rows"] == 5 + SYNTHETIC_ROWS and check["passed"] is True
         assert check["max_abs_diff"] <= 1e-5 * max(1.0, float(np.abs(expected).max()))
         assert check["label_agreement"] == (1.0 if classifier else None)
         inputs = described["onnx"]["inputs"]

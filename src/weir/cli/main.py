@@ -12,6 +12,7 @@ import typer
 
 from weir import __version__
 from weir.cli import deployments as deployments_cli
+from weir.cli import edge as edge_cli
 from weir.cli import features as features_cli
 from weir.cli import models as models_cli
 from weir.cli import monitor as monitor_cli
@@ -40,6 +41,8 @@ app.command("serve")(deployments_cli.serve)
 app.command("train")(training_cli.train)
 app.add_typer(training_cli.triggers_app, name="triggers")
 app.add_typer(rollouts_cli.app, name="rollouts")
+app.add_typer(edge_cli.app, name="edge")
+app.add_typer(edge_cli.keys_app, name="keys")
 app.command("agent")(rollouts_cli.agent)
 
 

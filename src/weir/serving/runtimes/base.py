@@ -142,7 +142,8 @@ def _choose(
     atol: float,
 ) -> ModelRuntime | tuple[str, Equivalence | None]:
     """An onnxruntime runtime, or why native serves (with the failed check, when one ran)."""
-    from weir.serving.runtimes import convert, equivalence
+    from weir.edge import convert
+    from weir.serving.runtimes import equivalence
     from weir.serving.runtimes.native import NativeRuntime
     from weir.serving.runtimes.onnx import OnnxRuntime, create_session
 
@@ -169,7 +170,7 @@ def _choose(
     data = expected = None
     if sample is not None and signature is not None:
         try:
-            data = equivalence.check_sample(_conform(sample, signature, columns, native))
+            data = convert.check_sample(_conform(sample, signature, columns, native))
         except SignatureError as exc:
             return f"native: the input example does not fit the signature: {exc.message}", None
         try:

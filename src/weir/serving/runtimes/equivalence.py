@@ -1,7 +1,8 @@
 """The check that lets onnxruntime serve a version: both runtimes predict the same on a sample.
 
 The sample is the version's input example plus rows synthesised from it (each column resampled
-independently, seed 0), so a five-row example still reaches many branches of a tree model. It
+independently, seed 0: :func:`weir.edge.convert.check_sample`), so a five-row example still reaches
+many branches of a tree model. It
 passes when the predicted labels agree on every row and no probability differs by more than
 ``atol``; for regression values the bound is ``atol + 1e-6 * |y|``.
 
@@ -12,8 +13,6 @@ passes when the predicted labels agree on every row and no probability differs b
 >>> result = compare(reference, candidate, atol=1e-5)
 >>> result.passed, result.summary()
 (True, 'max |Δ| 2e-08 on 2 rows, labels agree 100%')
->>> check_sample(np.arange(6.0).reshape(3, 2), rows=2).shape
-(5, 2)
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SYNTHETIC_ROWS = 256
 RELATIVE = 1e-6
 """Regression values may also differ by this fraction of their size (float32 sums of many trees)."""
 
@@ -92,26 +90,6 @@ def _percent(fraction: float) -> str:
     if fraction == 1.0:
         return "100%"
     return f"{min(fraction * 100, 99.99):.4g}%"
-
-
-def check_sample(
-    sample: pd.DataFrame | np.ndarray[Any, Any], *, rows: int = SYNTHETIC_ROWS, seed: int = 0
-) -> pd.DataFrame | np.ndarray[Any, Any]:
-    """``sample`` followed by ``rows`` rows whose columns are each resampled from it independently."""
-    rng = np.random.default_rng(seed)
-    n = len(sample)
-    if n == 0 or rows <= 0:
-        return sample
-    if isinstance(sample, pd.DataFrame):
-        synthetic = {c: sample[c].iloc[rng.integers(0, n, rows)].reset_index(drop=True) for c in sample.columns}
-        return pd.concat([sample.reset_index(drop=True), pd.DataFrame(synthetic)], ignore_index=True)
-    array = np.asarray(sample)
-    if array.ndim == 2:
-        columns = [array[rng.integers(0, n, rows), j] for j in range(array.shape[1])]
-        extra = np.stack(columns, axis=1) if columns else np.empty((rows, 0), dtype=array.dtype)
-    else:  # 1-D values or higher-rank tensors: resample whole rows
-        extra = array[rng.integers(0, n, rows)]
-    return np.concatenate([array, extra.astype(array.dtype, copy=False)])
 
 
 def check(

@@ -18,6 +18,8 @@ skl2onnx is imported only when a conversion runs (it is slow to import).
 3
 >>> [s for s, _ in _strategies(object())]
 ['double', 'float']
+>>> check_sample(np.arange(6.0).reshape(3, 2), rows=2).shape
+(5, 2)
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from weir.registry.signature import Signature
 
@@ -36,6 +39,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+SYNTHETIC_ROWS = 256
+"""Rows synthesised (column by column, seed 0) beside the input example to check a conversion on."""
 INPUT = "input"
 """The name of the converted graph's one input: a 2-D tensor, columns in signature order."""
 _CAST = "weir_cast_to_float"
@@ -238,3 +243,23 @@ def _first_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     message = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
     return message if len(message) <= 300 else message[:297] + "..."
+
+
+def check_sample(
+    sample: pd.DataFrame | np.ndarray[Any, Any], *, rows: int = SYNTHETIC_ROWS, seed: int = 0
+) -> pd.DataFrame | np.ndarray[Any, Any]:
+    """``sample`` followed by ``rows`` rows whose columns are each resampled from it independently."""
+    rng = np.random.default_rng(seed)
+    n = len(sample)
+    if n == 0 or rows <= 0:
+        return sample
+    if isinstance(sample, pd.DataFrame):
+        synthetic = {c: sample[c].iloc[rng.integers(0, n, rows)].reset_index(drop=True) for c in sample.columns}
+        return pd.concat([sample.reset_index(drop=True), pd.DataFrame(synthetic)], ignore_index=True)
+    array = np.asarray(sample)
+    if array.ndim == 2:
+        columns = [array[rng.integers(0, n, rows), j] for j in range(array.shape[1])]
+        extra = np.stack(columns, axis=1) if columns else np.empty((rows, 0), dtype=array.dtype)
+    else:  # 1-D values or higher-rank tensors: resample whole rows
+        extra = array[rng.integers(0, n, rows)]
+    return np.concatenate([array, extra.astype(array.dtype, copy=False)])
