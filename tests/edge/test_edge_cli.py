@@ -52,7 +52,25 @@ def test_keys_export_sign_verify_tamper_and_import(tmp_path: Path) -> None:
         "--device",
         "lab",
     )
-    assert imported.exit_code == 0 and "imported 7 predictions" in imported.output
+    assert imported.exit_code == 0 and "imported 7 new predictions" in imported.output
+    again = cli(
+        home,
+        "edge",
+        "import-log",
+        str(tmp_path / "log"),
+        "--key",
+        str(tmp_path / "log.key"),
+        "--endpoint",
+        "cancer-edge",
+        "--device",
+        "lab",
+    )
+    assert "imported 0 new predictions" in again.output  # a second import adds nothing
+    with weir.connect(home=home) as ws:
+        from weir.store import PredictionLog
+
+        rows = PredictionLog(ws.settings.prediction_log).read("cancer-edge")
+        assert len(rows) == 7 and {"output.proba_0", "output.proba_1"} <= set(rows.columns)
     (out / "extra.txt").write_text("not listed")
     tampered = cli(home, "edge", "verify", str(out), "--public-key", str(tmp_path / "k.pub"))
     assert isinstance(tampered.exception, BundleError) and "extra.txt" in tampered.exception.message

@@ -19,6 +19,7 @@ from weir.edge import (
     WrongLogKeyError,
     generate_log_key,
     load_log_key,
+    log_key_from_env,
     read_encrypted_log,
 )
 from weir.errors import NotFoundError, StoreUnavailableError, ValidationError
@@ -71,7 +72,7 @@ def rotated(tmp_path: Path, key: bytes) -> tuple[Path, list[dict[str, Any]]]:
 
 def test_round_trip_across_rotation(rotated: tuple[Path, list[dict[str, Any]]], key: bytes) -> None:
     folder, written = rotated
-    files = sorted(folder.iterdir())
+    files = sorted(f for f in folder.iterdir() if f.name != ".lock")  # .lock: the writers' empty flock file
 
     assert len(files) >= 10
     assert [f.name for f in files] == [f"log-{n:06d}.wlog" for n in range(1, len(files) + 1)]
@@ -155,7 +156,8 @@ def test_plaintext_never_reaches_the_disk(tmp_path: Path, key: bytes) -> None:
     everything = b"".join(p.read_bytes() for p in folder.rglob("*") if p.is_file())
     for needle in (b"ZEBRA-PLAINTEXT-7731", b"987654.321", b"customer", b"income", b'"row"'):
         assert needle not in everything
-    assert all(p.name.endswith(".wlog") for p in folder.rglob("*"))  # no temporary or clear files
+    assert all(p.name.endswith(".wlog") or p.name == ".lock" for p in folder.rglob("*"))  # no temporary files
+    assert (folder / ".lock").stat().st_size == 0
     assert [r["income"] for r in log.read()] == [987654.321] * 40
 
 
@@ -495,3 +497,43 @@ def test_max_bytes_must_leave_room_for_frames(tmp_path: Path, key: bytes) -> Non
         EncryptedLog(tmp_path, key, max_bytes=100)
     assert "max_bytes=1024" in repr(EncryptedLog(tmp_path, key, max_bytes=1024))
     assert key.hex() not in repr(EncryptedLog(tmp_path, key))
+
+
+def test_two_writers_on_one_folder_take_turns(tmp_path: Path) -> None:
+    import threading
+
+    key = generate_log_key()
+    writers = [EncryptedLog(tmp_path / "log", key, max_bytes=8192) for _ in range(2)]
+
+    def write(log: EncryptedLog, who: int) -> None:
+        for i in range(150):
+            log.append([{"who": who, "i": i}])
+
+    threads = [threading.Thread(target=write, args=(w, n)) for n, w in enumerate(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    records = read_encrypted_log(tmp_path / "log", key, strict=True)
+    assert len(records) == 300
+    for who in (0, 1):
+        assert [r["i"] for r in records if r["who"] == who] == list(range(150))
+
+
+def test_max_files_drops_the_oldest_and_the_rest_still_reads(tmp_path: Path) -> None:
+    key = generate_log_key()
+    log = EncryptedLog(tmp_path / "log", key, max_bytes=4096, max_files=3)
+    for i in range(400):
+        log.append([{"i": i, "pad": "x" * 40}])
+    assert len(log.files) == 3
+    kept = [r["i"] for r in log.read()]
+    assert kept == list(range(kept[0], 400)) and kept[0] > 0
+
+
+def test_the_key_from_the_environment(tmp_path: Path) -> None:
+    import base64
+
+    key = generate_log_key()
+    assert log_key_from_env("K", {"K": base64.b64encode(key).decode()}) == key
+    with pytest.raises(LogKeyError, match="K2 is not set"):
+        log_key_from_env("K2", {})

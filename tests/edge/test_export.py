@@ -79,7 +79,8 @@ def test_every_supported_classifier_exports_and_runs_the_same_on_the_device(
     assert np.abs(got.probabilities - model.predict_proba(X)).max() < 1e-4  # type: ignore[operator]
     (record,) = [r for r in ws.models.validations(version.ref) if r.name == "edge-export"]
     assert record.passed and record.metrics["size_bundle_bytes"] == (result.folder / "model.onnx").stat().st_size
-    assert ws.models.artifacts.get_bytes(record.evidence["onnx"]) == (result.folder / "model.onnx").read_bytes()
+    assert ws.models.artifacts.get_bytes(record.evidence["artifact"]) == (result.folder / "model.onnx").read_bytes()
+    assert record.evidence["artifact"] not in ws.models.collect_garbage(older_than=0)  # a derived artifact is kept
 
 
 def test_regressors_and_registered_onnx_export(ws: Workspace, tmp_path: Path, keys: tuple[Path, Path]) -> None:
@@ -148,8 +149,41 @@ def test_device_logs_come_back_into_the_prediction_log(
     for i in range(0, 100, 10):
         device.predict(X.iloc[i : i + 10].to_dict(orient="records"))
     log = PredictionLog(ws.settings.prediction_log)
-    assert import_edge_log(log, tmp_path / "log", key, endpoint="cancer-edge", device="pi-7", classes=[0, 1]) == 100
+    names = lambda model, version: ["benign", "malignant"]  # noqa: E731
+    assert import_edge_log(log, tmp_path / "log", key, endpoint="cancer-edge", device="pi-7", classes=names) == 100
+    assert import_edge_log(log, tmp_path / "log", key, endpoint="cancer-edge", device="pi-7") == 0  # nothing new
     rows = log.read("cancer-edge")
     assert len(rows) == 100 and rows["request_id"].str.startswith("pi-7-").all()
     assert set(rows.version) == {1} and np.allclose(rows["input.mean_radius"], X["mean_radius"].iloc[:100])
-    assert ((rows["output.proba_0"] + rows["output.proba_1"]).round(6) == 1).all()
+    assert ((rows["output.proba_benign"] + rows["output.proba_malignant"]).round(6) == 1).all()
+    assert rows["request_id"].nunique() == 100
+
+
+def test_scores_are_not_shipped_as_probabilities_and_float_labels_agree(
+    ws: Workspace, cancer: tuple[pd.DataFrame, np.ndarray], tmp_path: Path, keys: tuple[Path, Path]
+) -> None:
+    from sklearn.svm import LinearSVC
+
+    X, y = cancer
+    svc = make_pipeline(StandardScaler(), LinearSVC(random_state=0)).fit(X, y)
+    ws.models.register("svc", svc, input_example=X.head(20))
+    exported = export_version(ws.models, "svc/1", tmp_path / "svc", private_key=keys[0])
+    assert exported.manifest.outputs.probabilities is None
+    got = EdgeModel.load(exported.folder, public_key=keys[1]).predict(X.to_numpy())
+    assert got.probabilities is None and (got.labels == svc.predict(X)).all()
+    floats = LogisticRegression(max_iter=5000).fit(X, y.astype(float))
+    ws.models.register("floats", floats, input_example=X.head(20))
+    assert export_version(ws.models, "floats/1", tmp_path / "floats").figures["label_agreement"] == 1.0
+
+
+def test_an_occupied_folder_or_a_bad_key_fails_before_any_work(ws: Workspace, cancer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    X, y = cancer
+    ws.models.register("lr", LogisticRegression(max_iter=5000).fit(X, y), input_example=X.head(20))
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "file").write_text("x")
+    with pytest.raises(ValidationError, match="not an empty folder"):
+        export_version(ws.models, "lr/1", tmp_path / "taken")
+    (tmp_path / "bad.pem").write_text("not a key")
+    with pytest.raises(ValidationError, match="bad.pem"):
+        export_version(ws.models, "lr/1", tmp_path / "out", private_key=tmp_path / "bad.pem")
+    assert [r.name for r in ws.models.validations("lr/1")] == []

@@ -135,17 +135,31 @@ def verify(
 def import_log(
     ctx: typer.Context,
     folder: Annotated[Path, typer.Argument(help="The device's encrypted log folder.")],
-    key: Annotated[Path, typer.Option(help="The file holding the log key.")],
     endpoint: Annotated[str, typer.Option(help="The endpoint name its predictions are logged under.")],
+    key: Annotated[Path | None, typer.Option(help="The file holding the log key.")] = None,
+    key_env: Annotated[
+        str | None, typer.Option(help="Or: the environment variable holding the key's base64 text.")
+    ] = None,
     device: Annotated[str, typer.Option(help="A name for the device (prefix of the request ids).")] = "edge",
 ) -> None:
-    """Decrypt a device's prediction log and append it to the central prediction log (for monitors)."""
-    from weir.edge import load_log_key
+    """Decrypt a device's prediction log and append what is new to the central prediction log (for monitors)."""
+    from weir.edge import load_log_key, log_key_from_env
     from weir.edge.importer import import_edge_log
+    from weir.errors import NotFoundError
     from weir.store import PredictionLog
 
+    if (key is None) == (key_env is None):
+        raise ValidationError("Give the log key with exactly one of --key FILE or --key-env NAME.", field="key")
+    secret = load_log_key(key) if key is not None else log_key_from_env(str(key_env))
     ws = state(ctx).workspace()
-    count = import_edge_log(
-        PredictionLog(ws.settings.prediction_log), folder, load_log_key(key), endpoint=endpoint, device=device
-    )
-    console.print(f"imported {count} predictions from {folder} into endpoint {endpoint}")
+
+    def classes(model: str, version: int) -> list[object] | None:
+        try:
+            exports = [r for r in ws.models.validations(f"{model}/{version}") if r.name == "edge-export"]
+        except NotFoundError:
+            return None
+        return exports[-1].evidence.get("outputs", {}).get("classes") if exports else None
+
+    log = PredictionLog(ws.settings.prediction_log)
+    count = import_edge_log(log, folder, secret, endpoint=endpoint, device=device, classes=classes)
+    console.print(f"imported {count} new predictions from {folder} into endpoint {endpoint}")

@@ -30,6 +30,7 @@ from weir.edge.encrypted_log import (
     WrongLogKeyError,
     generate_log_key,
     load_log_key,
+    log_key_from_env,
     read_encrypted_log,
 )
 from weir.edge.keys import KeyFileError, create_keys, fingerprint, load_private_key, load_public_key
@@ -56,6 +57,7 @@ __all__ = [
     "load_log_key",
     "load_private_key",
     "load_public_key",
+    "log_key_from_env",
     "read_encrypted_log",
     "read_verified_model",
     "sign_bundle",

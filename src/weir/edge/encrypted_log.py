@@ -137,6 +137,37 @@ def load_log_key(source: str | os.PathLike[str]) -> bytes:
     return key
 
 
+def log_key_from_env(name: str = "WEIR_EDGE_LOG_KEY", environ: Mapping[str, str] | None = None) -> bytes:
+    """The log key from an environment variable holding its base64 (or hex) text: on a device, where weir's
+    settings are not installed, this is the one place the edge runtime reads the environment."""
+    value = (os.environ if environ is None else environ).get(name)
+    if not value:
+        raise LogKeyError(f"The environment variable {name} is not set; export the base64 text of the log key in it.")
+    return _decode_text_key(value.strip(), Path(f"${name}"))
+
+
+class _FolderLock:
+    """An exclusive ``flock`` on ``folder/.lock`` for one append (no-op where flock does not exist)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.fd: int | None = None
+
+    def __enter__(self) -> None:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: one writer per folder, as documented
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.folder / ".lock", os.O_WRONLY | os.O_CREAT, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing releases the lock
+            self.fd = None
+
+
 class EncryptedLog:
     """Append JSON records, encrypted, to the files of ``folder`` (created on the first append).
 
@@ -148,12 +179,17 @@ class EncryptedLog:
     (True, [97, 98, 99])
     """
 
-    def __init__(self, folder: str | os.PathLike[str], key: bytes, *, max_bytes: int = 1_000_000) -> None:
+    def __init__(
+        self, folder: str | os.PathLike[str], key: bytes, *, max_bytes: int = 1_000_000, max_files: int | None = None
+    ) -> None:
         _check_key(key)
         if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes < _MIN_MAX_BYTES:
             raise ValidationError(f"max_bytes must be an integer of at least {_MIN_MAX_BYTES}; got {max_bytes!r}.")
+        if max_files is not None and (not isinstance(max_files, int) or isinstance(max_files, bool) or max_files < 2):
+            raise ValidationError(f"max_files must be an integer of at least 2, or None; got {max_files!r}.")
         self.folder = Path(folder)
         self.max_bytes = max_bytes
+        self.max_files = max_files
         self._key = bytes(key)
         self._aead = AESGCM(self._key)
         self._key_id = _key_id(self._key)
@@ -191,7 +227,7 @@ class EncryptedLog:
             raise ValidationError(
                 f"One append of {len(payload)} bytes is too large; append at most {_MAX_FRAME} bytes."
             )
-        with self._lock:
+        with self._lock, _FolderLock(self.folder):  # writers in other threads or processes take turns
             try:
                 self._append_frame(payload, frame_size)
             except BaseException:
@@ -243,6 +279,10 @@ class EncryptedLog:
         self._tail = _Tail(
             number=tail.number, size=tail.size + written, frames=tail.frames + 1, last_tag=sealed[-_TAG_BYTES:]
         )
+        if self.max_files is not None and tail.frames == 0:  # a file was started: drop the oldest beyond the cap
+            for _, old in _log_files(self.folder)[: -self.max_files]:
+                old.unlink(missing_ok=True)
+                logger.info("log %s: removed %s (more than %d files)", self.folder, old.name, self.max_files)
 
     def _recover(self) -> _Tail | None:
         """Find the last file's end (its size, frame count and last tag); truncate a torn last frame."""

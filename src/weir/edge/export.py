@@ -2,8 +2,9 @@
 equivalent to the registered model before anything is written, signed, and recorded in the registry.
 
 - **Conversion.** scikit-learn models through skl2onnx, with :mod:`weir.edge.convert`'s strategies tried
-  in turn until one is equivalent; LightGBM and XGBoost through onnxmltools (float32 input, as they
-  compare features in float32 themselves); ONNX versions as they are.
+  in turn until one is equivalent; LightGBM and XGBoost through onnxmltools (float32 input: their ONNX
+  tree operators take float32; the equivalence check catches features float32 cannot hold); ONNX
+  versions as they are.
 - **Optimisation** (``optimize``): onnxruntime's extended graph optimisations, saved as a portable graph.
 - **Quantisation**: ``dynamic-int8`` (weights of ``MatMul``/``Gemm`` to int8) or ``static-int8``
   (activations too, calibrated on ``calibration`` rows). A graph without such operators is refused with
@@ -20,6 +21,7 @@ equivalent to the registered model before anything is written, signed, and recor
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import tempfile
 from dataclasses import dataclass
@@ -28,9 +30,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from weir.edge.bundle import Manifest, PrivateKeyLike, write_bundle
 from weir.edge.convert import INPUT, NotConvertibleError, check_sample, conversions, numeric_width
+from weir.edge.keys import load_private_key
 from weir.errors import UnsupportedOperationError, ValidationError
 from weir.registry import ModelRegistry
 from weir.types import JSONDict
@@ -75,6 +79,11 @@ def export_version(
         raise ValidationError(f"quantize {quantize!r} is not one of {', '.join(QUANTIZE)}.", field="quantize")
     if quantize == "static-int8" and calibration is None:
         raise ValidationError("static-int8 quantisation needs calibration rows (--calibration DATA).", field="quantize")
+    target = Path(out)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise ValidationError(f"{target} already exists and is not an empty folder; choose another --out.", field="out")
+    if private_key is not None and not isinstance(private_key, Ed25519PrivateKey):
+        private_key = load_private_key(private_key)  # a bad key fails now, not after the conversion
     version = registry.get_version(ref)
     if version.signature is None:
         raise ValidationError(
@@ -113,6 +122,7 @@ def export_version(
     )
     if figures["max_abs_diff"] > atol or figures["label_agreement"] < min_agreement:
         raise NotEquivalentError(_refusal(version.ref, figures, loaded, sample, columns, dtype))
+    outputs = _outputs(graph, expected)
     model_size = int(version.model_artifact.get("size", 0))
     figures.update(size_registered_bytes=model_size, size_bundle_bytes=len(graph))
     source = {
@@ -126,7 +136,7 @@ def export_version(
         out,
         graph,
         inputs={"name": INPUT, "dtype": dtype, "columns": columns},
-        outputs=_outputs(graph, expected),
+        outputs=outputs,
         source=source,
         signature=version.signature.to_dict(),
         equivalence=figures,
@@ -134,13 +144,14 @@ def export_version(
         private_key=private_key,
     )
     stored = registry.artifacts.put_bytes(graph)
-    registry.add_validation(
-        version.ref,
-        "edge-export",
-        passed=True,
-        metrics=figures,
-        evidence={"onnx": stored, "bundle": str(folder), "signed": private_key is not None},
-    )
+    evidence = {
+        "artifact": stored,
+        "bundle": str(folder),
+        "signed": private_key is not None,
+        "outputs": outputs,
+        "manifest_sha256": hashlib.sha256((folder / "manifest.json").read_bytes()).hexdigest(),
+    }
+    registry.add_validation(version.ref, "edge-export", passed=True, metrics=figures, evidence=evidence)
     manifest = Manifest.from_json_bytes((folder / "manifest.json").read_bytes())
     logger.info("exported %s to %s (%s, %d bytes)", version.ref, folder, strategy, len(graph))
     return ExportResult(folder, manifest, figures)
@@ -272,20 +283,34 @@ def _compare(expected: _Outputs, got: list[np.ndarray[Any, Any]]) -> JSONDict:
         diff = float(np.max(np.abs(values - expected.labels.astype(np.float64)))) if len(values) else 0.0
         return {"max_abs_diff": diff, "label_agreement": 1.0, "task": "regression"}
     labels = got[0].reshape(-1)
-    same = labels.astype(str) == expected.labels.astype(str)
+    same = _same_labels(labels, expected.labels)
     diff, ties = 0.0, 0
-    if expected.probabilities is not None and len(got) > 1:
+    if expected.probabilities is not None:
+        if len(got) < 2 or got[1].size != expected.probabilities.size:
+            shape = "none" if len(got) < 2 else str(tuple(got[1].shape))
+            raise UnsupportedOperationError(
+                f"The converted graph's probabilities ({shape}) do not match the model's "
+                f"{tuple(expected.probabilities.shape)}; this model cannot be exported faithfully."
+            )
         probabilities = got[1].astype(np.float64).reshape(expected.probabilities.shape)
         diff = float(np.max(np.abs(probabilities - expected.probabilities))) if len(labels) else 0.0
         if expected.classes is not None and not same.all():  # a tie (equal top probabilities) may break either way
-            index = {str(c): i for i, c in enumerate(expected.classes)}
+            classes = np.asarray(expected.classes)
             for row in np.flatnonzero(~same):
-                mine, theirs = index.get(str(labels[row])), index.get(str(expected.labels[row]))
+                mine = np.flatnonzero(_same_labels(classes, np.repeat(labels[row : row + 1], len(classes))))
+                theirs = np.flatnonzero(_same_labels(classes, np.repeat(expected.labels[row : row + 1], len(classes))))
                 p = expected.probabilities[row]
-                if mine is not None and theirs is not None and abs(p[mine] - p[theirs]) <= 1e-9:
+                if len(mine) and len(theirs) and abs(p[mine[0]] - p[theirs[0]]) <= 1e-9:
                     same[row], ties = True, ties + 1
     agreement = float(np.mean(same)) if len(labels) else 1.0
     return {"max_abs_diff": diff, "label_agreement": agreement, "ties": ties, "task": "classification"}
+
+
+def _same_labels(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Equal labels: as numbers when both are numeric or boolean (ONNX answers 1 for 1.0 or True), else as text."""
+    if a.dtype.kind in "biuf" and b.dtype.kind in "biuf":
+        return np.asarray(a.astype(np.float64) == b.astype(np.float64))
+    return np.asarray(a.astype(str) == b.astype(str))
 
 
 def _outputs(graph: bytes, expected: _Outputs) -> JSONDict:
@@ -293,7 +318,9 @@ def _outputs(graph: bytes, expected: _Outputs) -> JSONDict:
     if expected.regression:
         return {"value": names[0]}
     classes = None if expected.classes is None else list(expected.classes)
-    return {"label": names[0], "probabilities": names[1] if len(names) > 1 else None, "classes": classes}
+    # a second output is probabilities only when the model has them (otherwise: decision scores, not shipped)
+    probabilities = names[1] if expected.probabilities is not None and len(names) > 1 else None
+    return {"label": names[0], "probabilities": probabilities, "classes": classes}
 
 
 def _optimize(graph: bytes) -> bytes:

@@ -35,6 +35,7 @@ import logging
 import math
 import os
 import threading
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -198,8 +199,11 @@ class EdgeModel:
                         outputs["probabilities"] = [_json_number(p) for p in prediction.probabilities[i]]
                 records.append(
                     {
+                        "id": uuid.uuid4().hex,  # the device's request id: stable across imports
                         "time": now,
                         "model": manifest.model_ref,
+                        "source_model": manifest.source.get("model"),
+                        "source_version": manifest.source.get("version"),
                         "bundle": manifest.digest,
                         "inputs": {c: _json_number(v) for c, v in zip(manifest.inputs.columns, row, strict=True)},
                         "outputs": outputs,

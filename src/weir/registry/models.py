@@ -408,7 +408,8 @@ class ModelRegistry:
     def collect_garbage(
         self, *, older_than: float = 3600, dry_run: bool = False, actor: str | None = None
     ) -> list[str]:
-        """Delete artifact blobs no version refers to (left by registrations that failed after writing them).
+        """Delete artifact blobs no version or validation record (``evidence["artifact"]``) refers to (left by
+        registrations that failed after writing them).
 
         Blobs younger than ``older_than`` seconds are kept: a registration may be about to commit them.
         """
@@ -417,6 +418,12 @@ class ModelRegistry:
                 artifact["digest"]
                 for (artifacts,) in conn.execute(sa.select(model_versions.c.artifacts))
                 for artifact in artifacts.values()
+            }
+            # derived artifacts (such as an edge export's ONNX graph) are named by their validation record
+            referenced |= {
+                str(evidence["artifact"])
+                for (evidence,) in conn.execute(sa.select(validation_records.c.evidence))
+                if isinstance(evidence, dict) and evidence.get("artifact")
             }
         removed = self.artifacts.remove_unreferenced(referenced, older_than=older_than, dry_run=dry_run)
         if removed and not dry_run:
