@@ -138,6 +138,11 @@ def main() -> None:
                 ]
             )
         )
+    slowest = min(r["speedup_1_row"] for r in results)
+    print(
+        f"single-row speed-up of the bundle over scikit-learn: at least {slowest:.0f}× "
+        f"(target ≥ 10×: {'met' if slowest >= 10 else 'NOT met'})"
+    )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 
