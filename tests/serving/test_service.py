@@ -224,3 +224,33 @@ def test_empty_request_is_refused(service: InferenceService, iris) -> None:  # t
         service.predict("iris", X.to_numpy()[:0])
     with pytest.raises(SignatureError, match="no rows"):
         service.predict("iris", {c: X[c].to_numpy()[:0] for c in X})
+
+
+def test_mixed_requests_flushed_together_keep_every_row(
+    service: InferenceService, iris_ws: Workspace, iris: tuple[pd.DataFrame, pd.Series]
+) -> None:
+    X, _ = iris
+    iris_ws.deployments.set_canary("iris", "iris/2", 50)
+    service.refresh()
+    sent: dict[str, int] = {}
+    for i in range(60):
+        rows = X.iloc[i : i + 1 + i % 3]  # one to three rows per request
+        out = service.predict("iris", columns(rows), route_key=f"k{i}", request_id=f"q{i}")
+        sent[f"q{i}"] = out.served.number
+        time.sleep(0.0005)
+    assert service.predictions is not None
+    service.predictions.flush()
+    frame = service.predictions.log.read("iris")
+    assert len(frame) == sum(1 + i % 3 for i in range(60))
+    single = frame[~frame.request_id.str.contains(":")]
+    assert set(single.request_id) == {f"q{i}" for i in range(60) if i % 3 == 0}
+    multi = frame[frame.request_id.str.contains(":")]
+    assert set(multi.request_id) == {f"q{i}:{j}" for i in range(60) for j in range(1 + i % 3) if i % 3}
+    by_request = frame.assign(request=frame.request_id.str.split(":").str[0]).groupby("request")
+    assert by_request["version"].first().to_dict() == sent  # each request logged under the version that answered
+    assert set(frame.route) == {"primary", "canary"}
+    times = by_request["time"].first().sort_values()
+    assert times.is_unique  # each request keeps its own time, even in one batch
+    assert (frame["latency_ms"] > 0).all()
+    first_rows = frame[frame.request_id.isin(["q1:0", "q1:1"])].sort_values("request_id")
+    np.testing.assert_allclose(first_rows["input.sepal_length"], X["sepal_length"].iloc[1:3])

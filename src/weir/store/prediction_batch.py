@@ -41,6 +41,10 @@ class PredictionBatch:
     matrix_names: tuple[str, ...] = ()
     matrix: np.ndarray[Any, Any] | None = None
     """Numeric inputs as one (rows × names) matrix: what serving's fast path has; cheaper than columns."""
+    row_times_us: np.ndarray[Any, Any] | None = None
+    """Per row, when rows of several requests share a batch: microseconds since the epoch (else ``time``)."""
+    row_latencies_ms: np.ndarray[Any, Any] | None = None
+    """Per row, likewise (else ``latency_ms``)."""
 
     def __post_init__(self) -> None:
         n = len(self.request_ids)
@@ -61,6 +65,9 @@ class PredictionBatch:
                 f"got {getattr(self.matrix, 'shape', type(self.matrix).__name__)}.",
                 field="matrix",
             )
+        for name, per_row in (("row_times_us", self.row_times_us), ("row_latencies_ms", self.row_latencies_ms)):
+            if per_row is not None and (not isinstance(per_row, np.ndarray) or per_row.shape != (n,)):
+                raise ValidationError(f"{name} must be a 1-D array of {n} values.", field=name)
         names = (tuple(self.inputs) + self.matrix_names, tuple(self.outputs))
         check_names = names not in _GOOD_NAMES
         for kind, columns in (("input", self.inputs), ("output", self.outputs)):
@@ -106,16 +113,24 @@ def tables(batches: Sequence[PredictionBatch]) -> list[pa.Table]:
 
 def _table(group: list[PredictionBatch]) -> pa.Table:
     first = group[0]
-    sizes = [len(b) for b in group]
-    n = sum(sizes)
-    micros = np.array([int(b.time.timestamp() * 1_000_000) for b in group], dtype=np.int64)
+    n = sum(len(b) for b in group)
+    times = np.concatenate([
+        b.row_times_us.astype(np.int64) if b.row_times_us is not None
+        else np.full(len(b), int(b.time.timestamp() * 1_000_000), dtype=np.int64)
+        for b in group
+    ])  # fmt: skip
+    latencies = np.concatenate([
+        b.row_latencies_ms.astype(np.float64) if b.row_latencies_ms is not None
+        else np.full(len(b), float(b.latency_ms))
+        for b in group
+    ])  # fmt: skip
     columns: dict[str, pa.Array] = {
         "request_id": pa.array([r for b in group for r in b.request_ids], pa.string()),
-        "time": pa.array(np.repeat(micros, sizes), _TIME),
+        "time": pa.array(times, _TIME),
         "model": pa.array([first.model] * n, pa.string()),
         "version": pa.array(np.full(n, first.version, dtype=np.int64)),
         "route": pa.array([first.route] * n, pa.string()),
-        "latency_ms": pa.array(np.repeat(np.array([float(b.latency_ms) for b in group]), sizes)),
+        "latency_ms": pa.array(latencies),
     }
     found: dict[str, np.ndarray[Any, Any]] = {}
     if first.matrix is not None:

@@ -1,6 +1,7 @@
 """Batches prediction records in memory and writes them to the prediction log from a background thread.
 
-``add`` never blocks on disk and never raises for a failed write: the writer thread flushes when
+``add`` never blocks on disk and never raises for a failed write (``prepare``, when given, turns what
+was added into records or batches on the writer thread, off the request path): the writer thread flushes when
 ``max_records`` are waiting or the oldest has waited ``max_seconds``. A write that fails is logged and
 its batch kept for a retry after ``max_seconds``; a batch the log rejects as invalid (a
 :class:`~weir.errors.ValidationError`, which no retry can fix) is logged and counted in ``rejected_``.
@@ -24,7 +25,9 @@ import collections
 import logging
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 from weir.errors import ValidationError
 from weir.store.prediction_batch import PredictionBatch
@@ -44,6 +47,7 @@ class PredictionBuffer:
         max_records: int = 1000,
         max_seconds: float = 1.0,
         max_pending: int = 100_000,
+        prepare: Callable[[list[Any]], list[PredictionRecord | PredictionBatch]] | None = None,
     ) -> None:
         if max_records < 1 or max_pending < max_records or max_seconds <= 0:
             raise ValidationError(
@@ -51,6 +55,7 @@ class PredictionBuffer:
                 f"got max_records={max_records}, max_pending={max_pending}, max_seconds={max_seconds}."
             )
         self.log = log
+        self.prepare = prepare
         self.max_records = max_records
         self.max_seconds = max_seconds
         self.max_pending = max_pending
@@ -58,7 +63,7 @@ class PredictionBuffer:
         self.dropped_ = 0
         self.rejected_ = 0
         self.failures_ = 0
-        self._pending: collections.deque[PredictionRecord | PredictionBatch] = collections.deque()
+        self._pending: collections.deque[Any] = collections.deque()
         self._rows = 0  # rows waiting: a batch counts its rows
         self._cond = threading.Condition()
         self._write_lock = threading.Lock()  # one batch at a time, so records keep their order
@@ -73,8 +78,9 @@ class PredictionBuffer:
         with self._cond:
             return self._rows
 
-    def add(self, record: PredictionRecord | PredictionBatch) -> None:
-        """Queue one record (or a columnar batch of one request's rows); returns at once."""
+    def add(self, record: Any) -> None:
+        """Queue one record, a columnar batch of one request's rows, or anything ``prepare`` turns into
+        those on the writer thread (with ``len()`` its rows); returns at once."""
         with self._cond:
             if self._closed:
                 self.dropped_ += _rows(record)
@@ -99,6 +105,13 @@ class PredictionBuffer:
                 self._oldest = None
             if not batch:
                 return 0
+            if self.prepare is not None:
+                try:
+                    batch = self.prepare(batch)  # it passes records and batches through: a retry keeps them
+                except Exception:
+                    self.rejected_ += count
+                    logger.exception("could not build %d prediction records; they are dropped", count)
+                    return 0
             try:
                 self.log.append(batch)
             except ValidationError:
@@ -167,5 +180,5 @@ class PredictionBuffer:
             self.flush()
 
 
-def _rows(item: PredictionRecord | PredictionBatch) -> int:
-    return len(item) if isinstance(item, PredictionBatch) else 1
+def _rows(item: Any) -> int:
+    return 1 if isinstance(item, PredictionRecord) else len(item)
