@@ -14,6 +14,7 @@ from weir import __version__
 from weir.cli import deployments as deployments_cli
 from weir.cli import edge as edge_cli
 from weir.cli import features as features_cli
+from weir.cli import k8s as k8s_cli
 from weir.cli import models as models_cli
 from weir.cli import monitor as monitor_cli
 from weir.cli import rollouts as rollouts_cli
@@ -43,6 +44,7 @@ app.add_typer(training_cli.triggers_app, name="triggers")
 app.add_typer(rollouts_cli.app, name="rollouts")
 app.add_typer(edge_cli.app, name="edge")
 app.add_typer(edge_cli.keys_app, name="keys")
+app.add_typer(k8s_cli.app, name="k8s")
 app.command("agent")(rollouts_cli.agent)
 
 

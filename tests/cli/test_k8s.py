@@ -1,0 +1,74 @@
+"""`weir k8s render`: every manifest validates against the Kubernetes schemas, offline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+from typer.testing import CliRunner
+
+import weir
+from weir.cli.context import CliState
+from weir.cli.k8s import render
+from weir.cli.main import app
+from weir.errors import ValidationError
+
+K8S = "1.30.0"
+
+
+@pytest.mark.parametrize("hpa", [None, (2, 8, 70)])
+def test_every_rendered_manifest_is_valid_kubernetes(hpa: tuple[int, int, int] | None) -> None:
+    docs = render(namespace="ml-prod", replicas=3, hpa=hpa, image="ghcr.io/acme/weir:0.1.0", workers=2)
+    for doc in docs:
+        kubernetes_validate.validate(doc, K8S, strict=True)
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
+    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]}
+    assert env["WEIR_DATABASE_URL"] == {"name": "weir-secrets", "key": "database-url", "optional": False}
+    settings = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
+    assert settings["WEIR_AUTH"] == "on" and settings["WEIR_ONLINE_STORE"].startswith("redis://")
+    assert ("HorizontalPodAutoscaler" in [d["kind"] for d in docs]) == (hpa is not None)
+    deployment["spec"]["replicas"] = "three"  # the validator does check: a wrong type is refused
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, K8S, strict=True)
+
+
+def test_bad_flags_are_named() -> None:
+    with pytest.raises(ValidationError, match="not a DNS label"):
+        render(namespace="ML_Prod")
+    with pytest.raises(ValidationError, match="min <= max"):
+        render(hpa=(5, 2, 70))
+
+
+def test_the_command_writes_one_json_file_per_resource(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "--home",
+            str(tmp_path / "ws"),
+            "k8s",
+            "render",
+            "--out",
+            str(tmp_path / "k8s"),
+            "--hpa",
+            "2,10,70",
+            "--namespace",
+            "ml",
+        ],
+        obj=CliState(connect=weir.connect),
+    )
+    assert result.exit_code == 0, result.output
+    files = sorted(p.name for p in (tmp_path / "k8s").iterdir())
+    assert files == ["configmap.json", "deployment.json", "horizontalpodautoscaler.json", "service.json"]
+    for path in (tmp_path / "k8s").iterdir():
+        kubernetes_validate.validate(json.loads(path.read_text()), K8S, strict=True)
+    bad = CliRunner().invoke(
+        app,
+        ["--home", str(tmp_path / "ws"), "k8s", "render", "--out", str(tmp_path / "x"), "--hpa", "2,10"],
+        obj=CliState(connect=weir.connect),
+    )
+    assert isinstance(bad.exception, ValidationError) and "MIN,MAX,CPU%" in bad.exception.message
