@@ -55,6 +55,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from weir import __version__ as weir_version
+from weir.edge.files import fsync_dir
 from weir.edge.keys import fingerprint, load_private_key, load_public_key
 from weir.errors import WeirError
 
@@ -403,7 +404,7 @@ def sign_bundle(folder: str | os.PathLike[str], private_key: PrivateKeyLike) -> 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(root)
+    fsync_dir(root)
     logger.info("Signed bundle %s", root)
     return manifest
 
@@ -701,7 +702,7 @@ def _write_folder_atomically(root: Path, contents: dict[str, bytes]) -> None:
                 handle.flush()
                 os.fsync(handle.fileno())
         for folder in sorted({(tmp / p).parent for p in contents}, key=lambda p: len(p.parts), reverse=True):
-            _fsync_dir(folder)
+            fsync_dir(folder)
         _refuse_occupied(root)
         if root.is_dir():
             root.rmdir()
@@ -712,18 +713,4 @@ def _write_folder_atomically(root: Path, contents: dict[str, bytes]) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _fsync_dir(parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename or a new file in ``folder`` durable (a no-op where folders cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    fsync_dir(parent)

@@ -53,6 +53,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from weir.edge.files import fsync_dir
 from weir.errors import IntegrityError, NotFoundError, StoreUnavailableError, ValidationError
 
 logger = logging.getLogger(__name__)
@@ -264,7 +265,7 @@ class EncryptedLog:
                 mode = os.O_TRUNC if tail.exists else os.O_CREAT | os.O_EXCL
                 fd = os.open(path, os.O_WRONLY | mode | getattr(os, "O_BINARY", 0), 0o600)
                 _write_all(fd, header + frame)
-                _fsync_dir(self.folder)
+                fsync_dir(self.folder)
                 written = len(header) + len(frame)
             else:
                 fd = os.open(path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_BINARY", 0))
@@ -529,18 +530,5 @@ def _truncate(path: Path, size: int) -> None:
     try:
         os.ftruncate(fd, size)
         os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
     finally:
         os.close(fd)
