@@ -99,9 +99,75 @@ def create_server_app(
         if on_shutdown is not None:
             on_shutdown()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = _ServerApp(routes=routes, lifespan=lifespan)
+    app.fast = _FastV2Infer(api)
     app.state.service = service
     return app
+
+
+class _ServerApp(Starlette):
+    """The server: ``POST /v2/models/{name}/infer``, the hot route, skips Starlette's middleware, router
+    and request objects (the same handler code answers, with the same scope check and error shape)."""
+
+    fast: _FastV2Infer
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            name = _v2_infer_name(scope["path"])
+            if name is not None:
+                await self.fast(name, scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
+def _v2_infer_name(path: str) -> str | None:
+    """``name`` of ``/v2/models/{name}/infer`` (a plain name: anything else goes to the router)."""
+    if path.startswith("/v2/models/") and path.endswith("/infer"):
+        name = path[11:-6]
+        if name and "/" not in name:
+            return name
+    return None
+
+
+class _FastV2Infer:
+    def __init__(self, api: _Inference) -> None:
+        self.api = api
+
+    async def __call__(self, name: str, scope: Any, receive: Any, send: Any) -> None:
+        api = self.api
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        try:
+            api.auth.check(headers, "predict")
+            body = await _read_body(receive, headers, api.max_body)
+            status, answer, payload = await api.v2_core(name, None, headers, body)
+        except WeirError as exc:
+            api.service.metrics.errors.labels(name if name in api.service.routes else "_unknown", exc.code).inc()
+            status, answer, payload = exc.status, {"content-type": JSON}, v2_error_body(exc.message)
+        except Exception:
+            logger.exception("unexpected error on POST %s", scope["path"])
+            status, answer, payload = 500, {"content-type": JSON}, v2_error_body("Internal error; see the server log.")
+        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.items()]
+        raw.append((b"content-length", str(len(payload)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": payload})
+
+
+async def _read_body(receive: Any, headers: Mapping[str, str], limit: int) -> bytes:
+    length = headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise PayloadTooLargeError(f"The body has {length} bytes; this server takes at most {limit}.")
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ValidationError("The client disconnected before sending the whole body.")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"The body is over {limit} bytes, this server's limit.")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 class _Inference:
@@ -196,14 +262,22 @@ class _Inference:
     # --- predictions -----------------------------------------------------------------------------
 
     async def v2_infer(self, request: Request) -> Response:
+        status, headers, payload = await self.v2_core(
+            request.path_params["name"], _version(request), request.headers, await self._body(request)
+        )
+        return Response(payload, status_code=status, headers=headers)
+
+    async def v2_core(
+        self, name: str, version: int | None, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        """A V2 inference request to (status, headers, body); shared by the route and the fast path."""
         start = time.perf_counter()
-        body = await self._body(request)
-        header = request.headers.get("inference-header-content-length")
+        header = headers.get("inference-header-content-length")
         if header is not None and not header.isdigit():
             raise ValidationError(f"Inference-Header-Content-Length {header!r} is not a byte count.")
         parsed = v2.parse_infer_request(body, int(header) if header is not None else None)
         data: Any
-        names = self.service.endpoint(request.path_params["name"]).primary.inputs.names or ()
+        names = self.service.endpoint(name).primary.inputs.names or ()
         if len(parsed.inputs) == 1 and parsed.inputs[0].name not in names:  # one positional tensor
             data = parsed.inputs[0].data
         else:
@@ -217,7 +291,7 @@ class _Inference:
                     f"Unknown output(s) {', '.join(map(repr, unknown))}; outputs are {', '.join(OUTPUTS)}.",
                     field="outputs",
                 )
-        outcome = await self._predict(request, data, parsed.id, "v2")
+        outcome = await self._predict(name, version, headers, data, parsed.id, "v2")
         p = outcome.prediction
         available = {"predictions": p.predictions, "probabilities": p.probabilities}
         if parsed.outputs is None:
@@ -236,18 +310,20 @@ class _Inference:
             outputs=outputs,
             binary=v2.binary_outputs(parsed, [n for n, _ in outputs]),
         )
-        headers = _route_headers(outcome)
-        media = JSON
+        answer = _route_headers(outcome)
+        answer["content-type"] = JSON
         if json_length is not None:
-            headers["inference-header-content-length"] = str(json_length)
-            media = "application/octet-stream"
+            answer["inference-header-content-length"] = str(json_length)
+            answer["content-type"] = "application/octet-stream"
         self._observe(outcome, start, "v2")
-        return Response(encoded, headers=headers, media_type=media)
+        return 200, answer, encoded
 
     async def invocations(self, request: Request) -> Response:
         start = time.perf_counter()
         data = mlflow.parse_invocation(await self._body(request), request.headers.get("content-type"))
-        outcome = await self._predict(request, data, None, "mlflow")
+        outcome = await self._predict(
+            request.path_params.get("name"), _version(request), request.headers, data, None, "mlflow"
+        )
         encoded = mlflow.encode_predictions(outcome.prediction.predictions)
         self._observe(outcome, start, "mlflow")
         return Response(encoded, headers=_route_headers(outcome), media_type=JSON)
@@ -263,7 +339,15 @@ class _Inference:
                 if features is None or features.local
                 else await run_in_threadpool(self._online_features, request, parsed.entities)
             )
-        outcome = await self._predict(request, table, parsed.request_id, "json", parsed.route_key)
+        outcome = await self._predict(
+            request.path_params["name"],
+            _version(request),
+            request.headers,
+            table,
+            parsed.request_id,
+            "json",
+            parsed.route_key,
+        )
         p = outcome.prediction
         encoded = records.encode_predict_response(
             request_id=outcome.request_id,
@@ -315,9 +399,15 @@ class _Inference:
         return _json({"recorded": count})
 
     async def _predict(
-        self, request: Request, data: Any, request_id: str | None, protocol: str, route_key: str | None = None
+        self,
+        name: str | None,
+        version: int | None,
+        headers: Mapping[str, str],
+        data: Any,
+        request_id: str | None,
+        protocol: str,
+        route_key: str | None = None,
     ) -> Outcome:
-        name = request.path_params.get("name")
         if name is None:  # the bare MLflow route: the only endpoint
             if len(self.service.routes) != 1:
                 raise ValidationError(
@@ -325,13 +415,13 @@ class _Inference:
                     "Use /endpoints/{name}/invocations."
                 )
             name = next(iter(self.service.routes))
-        key = route_key or request.headers.get(ROUTE_KEY_HEADER)
+        key = route_key or headers.get(ROUTE_KEY_HEADER)
         if key is None:
             field = self.service.endpoint(name).deployment.route_key
             if field and isinstance(data, dict) and field in data and len(data[field]) == 1:
                 key = str(data[field][0])
         return await self.service.predict_async(
-            name, data, route_key=key, request_id=request_id, version=_version(request), protocol=protocol
+            name, data, route_key=key, request_id=request_id, version=version, protocol=protocol
         )
 
     def _observe(self, outcome: Outcome, start: float, protocol: str) -> None:
