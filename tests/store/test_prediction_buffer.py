@@ -98,3 +98,29 @@ def test_bounded_queue_drops_oldest_and_counts(tmp_path: Path) -> None:
     kept = list(log.read("churn")["request_id"])
     assert kept == [f"r{i}" for i in range(15, 25)], "the newest records survive"
     assert buffer.dropped_ == 15
+
+
+def test_a_retry_after_a_partial_commit_adds_no_duplicate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    log = PredictionLog(tmp_path)
+    real, calls = os.replace, []
+
+    def flaky(src: Any, dst: Any) -> None:  # the second segment's rename fails once: a partial commit
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError("disk hiccup")
+        real(src, dst)
+
+    buffer = PredictionBuffer(log, max_records=1000, max_seconds=0.05)
+    monkeypatch.setattr("weir.store.prediction_log.os.replace", flaky)
+    now = datetime.now(UTC)
+    for endpoint in ("a", "b"):  # two endpoints: two segments in one write
+        for i in range(5):
+            buffer.add(PredictionRecord(f"{endpoint}{i}", now, endpoint, "m", 1, "primary", {"x": i}))
+    deadline = time.monotonic() + 10
+    while (log.count("a"), log.count("b")) != (5, 5) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    buffer.close()
+    assert buffer.failures_ >= 1 and len(calls) >= 3
+    assert (log.count("a"), log.count("b")) == (5, 5)  # the segment written before the failure is not doubled

@@ -23,6 +23,7 @@ joins the newest label per request id. Sampling is not the log's job: serving de
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import tempfile
@@ -34,6 +35,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
@@ -214,10 +216,9 @@ class PredictionLog:
                     pq.write_table(table, handle, **_WRITE_OPTIONS)
                     handle.flush()
                     os.fsync(handle.fileno())
-            for tmp, folder in staged:
+            for (tmp, folder), table in zip(staged, tables.values(), strict=True):
                 makedirs(folder)
-                stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-                os.replace(tmp, folder / f"{stamp}-{uuid.uuid4().hex}.parquet")
+                os.replace(tmp, folder / _segment_name(kind, table))
                 fsync_dir(folder)
         except BaseException:
             for tmp, _ in staged:
@@ -336,6 +337,23 @@ class PredictionLog:
             raise ValidationError(f"Segments of {kind} for {endpoint!r} disagree on a column's type: {exc}") from exc
         dataset = ds.dataset([f.path for f in fragments], schema=schema, format="parquet")
         return dataset, rows
+
+
+def _segment_name(kind: str, table: pa.Table) -> str:
+    """Predictions: named by their content (first time and a digest of ids and times), so that a write
+    retried after a partial commit replaces its own segment instead of adding a copy. Labels: by write
+    time (a later label for a request wins ties, and fragments are read in name order)."""
+    if kind != "predictions":
+        return f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%fZ')}-{uuid.uuid4().hex}.parquet"
+    times = table.column("time").cast(pa.int64())
+    digest = hashlib.sha256()
+    for column in (table.column("request_id"), times):
+        for chunk in column.chunks:
+            for buffer in chunk.buffers():
+                if buffer is not None:
+                    digest.update(memoryview(buffer))
+    first = datetime.fromtimestamp(pc.min(times).as_py() / 1_000_000, UTC)
+    return f"{first.strftime('%Y%m%dT%H%M%S%fZ')}-{digest.hexdigest()[:32]}.parquet"
 
 
 def _day(value: datetime) -> date:
