@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install what the test suite starts by itself (PostgreSQL server binaries, redis-server) when missing.
+# Install what the test suite starts by itself (PostgreSQL server binaries, redis-server, and Chromium for
+# the dashboard's browser tests) when missing.
 # The tests start and stop their own servers on loopback; nothing is left running.
 set -euo pipefail
 
@@ -11,7 +12,16 @@ have_redis() {
   command -v redis-server >/dev/null 2>&1
 }
 
+have_chromium() {
+  command -v chromium >/dev/null 2>&1
+}
+
 missing=()
+if have_chromium; then
+  echo "services: chromium present"
+else
+  missing+=(chromium)
+fi
 if have_postgres; then
   echo "services: PostgreSQL binaries present"
 else
@@ -34,7 +44,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts the services on install; the tests run their own, so stop any that came up.
-for service in "${missing[@]}"; do
+for service in postgresql redis-server; do
   (service "$service" stop >/dev/null 2>&1 || true)
 done
 have_postgres

@@ -157,12 +157,16 @@ class Workspace:
             rollouts=self.rollouts,
             auth=auth,
         )
+        from weir.ui import create_ui
+
+        ui = create_ui(self.models, self.deployments, self.rollouts, PredictionLog(self.settings.prediction_log), auth)
         return create_server_app(
             service,
             control,
             auth=auth,
             max_body=self.settings.max_body_bytes,
             features=self.features,
+            ui=ui,
             on_shutdown=service.close,
         )
 

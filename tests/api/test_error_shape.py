@@ -273,6 +273,8 @@ def test_every_route_declares_its_scope(seeded_workspace: weir.Workspace) -> Non
     app = seeded_workspace.server_app()
     try:
         routes = [r for r in app.routes if not isinstance(r, Mount)]
+        ui = next(r for r in app.routes if isinstance(r, Mount) and r.path == "/ui")
+        routes += [r for r in ui.routes if not isinstance(r, Mount)]  # the dashboard's pages (not /ui/static)
         iterate = getattr(fastapi.routing, "iter_route_contexts", None)
         control = seeded_workspace.asgi_app().routes
         for route in list(iterate(control)) if iterate is not None else control:

@@ -62,9 +62,11 @@ def create_server_app(
     auth: Auth,
     max_body: int,
     features: FeatureStore | None = None,
+    ui: Any = None,
     on_shutdown: Callable[[], None] | None = None,
 ) -> Starlette:
-    """Inference routes in front of the control plane (``control``, mounted at ``/``)."""
+    """Inference routes and the dashboard (``ui``, at ``/ui``) in front of the control plane (``control``,
+    mounted at ``/``)."""
     api = _Inference(service, auth, max_body, features)
     route = api.route
     routes: list[BaseRoute] = [  # the prediction routes first: the router tries routes in order
@@ -90,6 +92,7 @@ def create_server_app(
         route("/invocations", PUBLIC, "mlflow", api.unmatched, *ANY_METHOD),
         route("/endpoints/{rest:path}", PUBLIC, "mlflow", api.unmatched, *ANY_METHOD),
         route("/v1/{rest:path}", PUBLIC, "weir", api.unmatched, *ANY_METHOD),
+        *([Mount("/ui", app=ui)] if ui is not None else []),
         Mount("/", app=control),
     ]
 

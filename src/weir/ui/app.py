@@ -1,0 +1,153 @@
+"""The dashboard's routes (see the package docstring); pages are Jinja2 templates in ``templates/``."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from weir import __version__
+from weir.errors import AuthenticationError, PermissionDeniedError, ValidationError, WeirError
+from weir.registry import Deployments, ModelRegistry
+from weir.store import PredictionLog
+from weir.training.rollouts import Rollouts
+from weir.ui.stats import traffic
+
+if TYPE_CHECKING:  # the server passes its Auth in (the ui and api adapters do not import each other)
+    from weir.api.auth import Auth
+
+logger = logging.getLogger(__name__)
+PUBLIC = "public"  # as weir.api.auth.PUBLIC: routes that need no token
+
+HERE = Path(__file__).parent
+TOKEN_COOKIE, CSRF_COOKIE = "weir_token", "weir_csrf"
+ACTIONS = {"pause": "pause", "resume": "resume", "promote": "promote_now", "abort": "abort"}
+Page = Callable[[Request], Awaitable[Response]]
+
+
+def create_ui(
+    registry: ModelRegistry, deployments: Deployments, rollouts: Rollouts, log: PredictionLog, auth: Auth
+) -> Starlette:
+    """The dashboard as an ASGI app, mounted at ``/ui`` by the server."""
+    ui = _Dashboard(registry, deployments, rollouts, log, auth)
+    page = ui.page
+    routes = [
+        Route("/", page("read", ui.overview)),
+        Route("/models", page("read", ui.models)),
+        Route("/models/{name}/{version:int}", page("read", ui.version)),
+        Route("/rollouts/{rollout_id:int}", page("read", ui.rollout)),
+        Route("/rollouts/{rollout_id:int}/{action}", page("deploy", ui.act), methods=["POST"]),
+        Route("/login", page(PUBLIC, ui.login_form)),
+        Route("/login", page(PUBLIC, ui.login), methods=["POST"]),
+        Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    return Starlette(routes=routes)
+
+
+class _Dashboard:
+    def __init__(
+        self, registry: ModelRegistry, deployments: Deployments, rollouts: Rollouts, log: PredictionLog, auth: Auth
+    ) -> None:
+        self.registry, self.deployments, self.rollouts, self.log, self.auth = registry, deployments, rollouts, log, auth
+        self.templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape())
+
+    def page(self, scope: str, handler: Callable[[Request, str], Awaitable[Response]]) -> Callable[..., Any]:
+        """A route that checks ``scope`` (from the header or the sign-in cookie) and renders errors as pages."""
+
+        async def endpoint(request: Request) -> Response:
+            request.state.csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+            try:
+                user = self.auth.check(_with_cookie_token(request), scope) if scope != PUBLIC else ""
+                response = await handler(request, user)
+            except AuthenticationError as exc:
+                response = self.render(request, "error.html", status=401, message=exc.message, login=True)
+            except WeirError as exc:
+                response = self.render(request, "error.html", status=exc.status, message=exc.message)
+            if CSRF_COOKIE not in request.cookies:
+                response.set_cookie(CSRF_COOKIE, request.state.csrf, httponly=True, samesite="strict", path="/ui")
+            return response
+
+        endpoint.weir_scope = scope  # type: ignore[attr-defined]  # what the scope test reads
+        return endpoint
+
+    def render(self, request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+        html = self.templates.get_template(template).render(csrf=request.state.csrf, version=__version__, **context)
+        return HTMLResponse(html, status_code=status)
+
+    # --- pages ---------------------------------------------------------------------------------
+
+    async def overview(self, request: Request, user: str) -> Response:
+        def gather() -> dict[str, Any]:
+            rows = []
+            for d in self.deployments.list_deployments():
+                rows.append({"deployment": d, "traffic": traffic(self.log, d.endpoint)})
+            return {"endpoints": rows, "rollouts": self.rollouts.list_rollouts(active=True)}
+
+        return self.render(request, "overview.html", user=user, **await run_in_threadpool(gather))
+
+    async def models(self, request: Request, user: str) -> Response:
+        found = await run_in_threadpool(self.registry.list_models)
+        return self.render(request, "models.html", user=user, models=found)
+
+    async def version(self, request: Request, user: str) -> Response:
+        ref = f"{request.path_params['name']}/{request.path_params['version']}"
+
+        def gather() -> dict[str, Any]:
+            version = self.registry.get_version(ref)
+            history = self.registry.alias_history(version.model)
+            return {"v": version, "validations": self.registry.validations(ref), "history": history}
+
+        return self.render(request, "version.html", user=user, **await run_in_threadpool(gather))
+
+    async def rollout(self, request: Request, user: str) -> Response:
+        rollout_id = request.path_params["rollout_id"]
+        rollout = await run_in_threadpool(self.rollouts.get, rollout_id)
+        steps = await run_in_threadpool(self.rollouts.steps, rollout_id)
+        return self.render(request, "rollout.html", user=user, r=rollout, steps=steps)
+
+    async def act(self, request: Request, user: str) -> Response:
+        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        sent, expected = (form.get("csrf") or [""])[0], request.cookies.get(CSRF_COOKIE, "")
+        if not expected or not hmac.compare_digest(sent, expected):
+            raise PermissionDeniedError("The form's CSRF token is missing or wrong; reload the page and try again.")
+        action, rollout_id = request.path_params["action"], request.path_params["rollout_id"]
+        if action not in ACTIONS:
+            raise ValidationError(f"Unknown action {action!r}; use {', '.join(ACTIONS)}.")
+        reason = (form.get("reason") or ["from the dashboard"])[0][:2000]
+        await run_in_threadpool(getattr(self.rollouts, ACTIONS[action]), rollout_id, reason=reason, actor=user)
+        return RedirectResponse(f"/ui/rollouts/{rollout_id}", status_code=303)
+
+    async def login_form(self, request: Request, user: str) -> Response:
+        return self.render(request, "login.html")
+
+    async def login(self, request: Request, user: str) -> Response:
+        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        token = (form.get("token") or [""])[0].strip()
+        found = self.auth.tokens().lookup(token) if token else None
+        if found is None or not found.allows("read"):
+            return self.render(
+                request, "login.html", status=401, message="That token is unknown, expired or has no read scope."
+            )
+        response = RedirectResponse("/ui/", status_code=303)
+        response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict", path="/ui")
+        return response
+
+
+def _with_cookie_token(request: Request) -> dict[str, str]:
+    headers = dict(request.headers)
+    token = request.cookies.get(TOKEN_COOKIE)
+    if "authorization" not in headers and token:
+        headers["authorization"] = f"Bearer {token}"
+    return headers
