@@ -159,7 +159,14 @@ class Workspace:
         )
         from weir.ui import create_ui
 
-        ui = create_ui(self.models, self.deployments, self.rollouts, PredictionLog(self.settings.prediction_log), auth)
+        ui = create_ui(
+            self.models,
+            self.deployments,
+            self.rollouts,
+            self.monitors,
+            PredictionLog(self.settings.prediction_log),
+            auth,
+        )
         return create_server_app(
             service,
             control,

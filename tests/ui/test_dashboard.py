@@ -7,16 +7,21 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from sklearn.linear_model import LogisticRegression
 
 import weir
 from tests.serving.conftest import RunningServer
+from weir.monitoring.monitor_spec import MonitorSpec
+from weir.store import PredictionLog, PredictionRecord
 
-PAGES = ("/ui/", "/ui/models", "/ui/models/churn/2", "/ui/rollouts/1")
+PAGES = ("/ui/", "/ui/models", "/ui/models/churn/2", "/ui/rollouts/1", "/ui/monitors/churn-drift")
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +45,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningSe
         ws.models.add_validation(v2.ref, "gate", passed=True, metrics={"roc_auc": 0.9})
         ws.deployments.deploy("churn", "churn@champion")
         ws.rollouts.start("churn", "churn/2", {"steps": [20, 100]})
+        watch(ws, home)
         tokens = {
             "deployer": ws.tokens.create("deployer", ["read", "deploy"])[1],
             "reader": ws.tokens.create("reader", ["read"])[1],
@@ -47,6 +53,28 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningSe
     running = RunningServer(home)
     yield running, tokens
     running.stop()
+
+
+def watch(ws: weir.Workspace, home: Path) -> None:
+    """A monitor with two runs over logged, labelled predictions whose input drifted from the reference."""
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"x": rng.normal(size=300)}).to_parquet(home / "reference.parquet")
+    log = PredictionLog(ws.settings.prediction_log)
+    now = datetime.now(UTC)
+    values = rng.normal(1.0, 1.0, 300)
+    log.append(
+        [
+            PredictionRecord(f"p{i}", now, "churn", "churn", 1, "primary", {"x": float(v)}, {"prediction": int(v > 1)})
+            for i, v in enumerate(values)
+        ]
+    )
+    log.append_labels("churn", {f"p{i}": int(v > 0.8) for i, v in enumerate(values)})
+    spec = MonitorSpec(
+        "churn-drift", "churn", reference={"file": str(home / "reference.parquet")}, window={"last_n": 300}
+    )
+    ws.monitors.create(spec)
+    ws.monitors.run("churn-drift")
+    ws.monitors.run("churn-drift")
 
 
 def signed_in(browser: Browser, server: RunningServer, token: str) -> Page:
@@ -81,6 +109,13 @@ def test_every_page_loads_and_draws(
     assert page.locator("#artifacts tbody tr").count() >= 1 and "gate" in page.inner_text("#validations")
     page.goto("/ui/rollouts/1")
     assert page.locator("#weights rect.bar").count() >= 1  # the chart has its data points
+    page.goto("/ui/monitors/churn-drift")
+    assert page.locator("#heatmap rect.cell.drifted").count() == 2  # column x drifted in both runs
+    assert page.locator("#performance circle.dot").count() >= 2  # accuracy of version 1 at each run
+    data = page.request.get("/ui/monitors/churn-drift/data.json").json()
+    assert {p["kind"] for p in data} >= {"drift", "performance"}
+    page.goto("/ui/")
+    assert "open alert" in page.inner_text("#monitors")
     assert page.errors == []  # type: ignore[attr-defined]
 
 

@@ -20,9 +20,11 @@ from starlette.staticfiles import StaticFiles
 
 from weir import __version__
 from weir.errors import AuthenticationError, PermissionDeniedError, ValidationError, WeirError
+from weir.monitoring.monitors import Monitors
 from weir.registry import Deployments, ModelRegistry
 from weir.store import PredictionLog
 from weir.training.rollouts import Rollouts
+from weir.ui.charts import drift_heatmap, performance_lines
 from weir.ui.stats import traffic
 
 if TYPE_CHECKING:  # the server passes its Auth in (the ui and api adapters do not import each other)
@@ -38,16 +40,23 @@ Page = Callable[[Request], Awaitable[Response]]
 
 
 def create_ui(
-    registry: ModelRegistry, deployments: Deployments, rollouts: Rollouts, log: PredictionLog, auth: Auth
+    registry: ModelRegistry,
+    deployments: Deployments,
+    rollouts: Rollouts,
+    monitors: Monitors,
+    log: PredictionLog,
+    auth: Auth,
 ) -> Starlette:
     """The dashboard as an ASGI app, mounted at ``/ui`` by the server."""
-    ui = _Dashboard(registry, deployments, rollouts, log, auth)
+    ui = _Dashboard(registry, deployments, rollouts, monitors, log, auth)
     page = ui.page
     routes = [
         Route("/", page("read", ui.overview)),
         Route("/models", page("read", ui.models)),
         Route("/models/{name}/{version:int}", page("read", ui.version)),
         Route("/rollouts/{rollout_id:int}", page("read", ui.rollout)),
+        Route("/monitors/{name}", page("read", ui.monitor)),
+        Route("/monitors/{name}/data.json", page("read", ui.monitor_data)),
         Route("/rollouts/{rollout_id:int}/{action}", page("deploy", ui.act), methods=["POST"]),
         Route("/login", page(PUBLIC, ui.login_form)),
         Route("/login", page(PUBLIC, ui.login), methods=["POST"]),
@@ -58,9 +67,16 @@ def create_ui(
 
 class _Dashboard:
     def __init__(
-        self, registry: ModelRegistry, deployments: Deployments, rollouts: Rollouts, log: PredictionLog, auth: Auth
+        self,
+        registry: ModelRegistry,
+        deployments: Deployments,
+        rollouts: Rollouts,
+        monitors: Monitors,
+        log: PredictionLog,
+        auth: Auth,
     ) -> None:
-        self.registry, self.deployments, self.rollouts, self.log, self.auth = registry, deployments, rollouts, log, auth
+        self.registry, self.deployments, self.rollouts, self.monitors = registry, deployments, rollouts, monitors
+        self.log, self.auth = log, auth
         self.templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape())
 
     def page(self, scope: str, handler: Callable[[Request, str], Awaitable[Response]]) -> Callable[..., Any]:
@@ -93,7 +109,17 @@ class _Dashboard:
             rows = []
             for d in self.deployments.list_deployments():
                 rows.append({"deployment": d, "traffic": traffic(self.log, d.endpoint)})
-            return {"endpoints": rows, "rollouts": self.rollouts.list_rollouts(active=True)}
+            watched = []
+            for spec in self.monitors.list_monitors():
+                runs = self.monitors.runs(spec.name, limit=50)
+                streak = []  # the latest runs that found drift: an alert raised in them is still open
+                for run in reversed(runs):
+                    if run.status != "drift":
+                        break
+                    streak.append(run)
+                open_alert = any(r.alerted for r in streak)
+                watched.append({"spec": spec, "run": runs[-1] if runs else None, "open_alert": open_alert})
+            return {"endpoints": rows, "rollouts": self.rollouts.list_rollouts(active=True), "monitors": watched}
 
         return self.render(request, "overview.html", user=user, **await run_in_threadpool(gather))
 
@@ -116,6 +142,26 @@ class _Dashboard:
         rollout = await run_in_threadpool(self.rollouts.get, rollout_id)
         steps = await run_in_threadpool(self.rollouts.steps, rollout_id)
         return self.render(request, "rollout.html", user=user, r=rollout, steps=steps)
+
+    async def monitor(self, request: Request, user: str) -> Response:
+        name = request.path_params["name"]
+
+        def gather() -> dict[str, Any]:
+            points = self.monitors.series(name)
+            return {
+                "spec": self.monitors.get(name),
+                "runs": self.monitors.runs(name),
+                "heat": drift_heatmap(points),
+                "lines": performance_lines(points),
+            }
+
+        return self.render(request, "monitor.html", user=user, **await run_in_threadpool(gather))
+
+    async def monitor_data(self, request: Request, user: str) -> Response:
+        """The points behind the monitor page's charts."""
+        points = await run_in_threadpool(self.monitors.series, request.path_params["name"])
+        body = points.assign(at=points["at"].astype(str)).to_json(orient="records")
+        return Response(body, media_type="application/json")
 
     async def act(self, request: Request, user: str) -> Response:
         form = parse_qs((await request.body()).decode("utf-8", "replace"))
