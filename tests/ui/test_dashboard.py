@@ -148,3 +148,35 @@ def test_an_action_without_the_deploy_scope_is_refused(
     assert "needs 'deploy'" in page.inner_text("#error")
     with weir.connect(home=running.home) as ws:
         assert ws.rollouts.get(1).state == "running"
+
+
+def test_weir_ui_prints_the_address_and_serves_the_dashboard(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.serving.conftest import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WEIR_")} | {"COLUMNS": "200"}
+    command = [sys.executable, "-m", "weir", "--home", str(tmp_path / "ws"), "ui", "--port", str(port)]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/ui/", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline and process.poll() is None, "weir ui did not start"
+                time.sleep(0.2)
+        assert response.status_code == 200 and "No deployments yet" in response.text
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        output = process.communicate(timeout=20)[0]
+    assert f"dashboard: http://127.0.0.1:{port}/ui/" in output

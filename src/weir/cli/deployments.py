@@ -223,8 +223,22 @@ def serve(
         bool, typer.Option(help="Listen beyond loopback without tokens (only behind an authenticating proxy).")
     ] = False,
 ) -> None:
-    """Run the server: every deployment (V2, MLflow, JSON), the control plane, /metrics."""
+    """Run the server: every deployment (V2, MLflow, JSON), the control plane, the dashboard (/ui), /metrics."""
     cli = state(ctx)
     cli.overrides.update({"host": host, "port": port})
     cli._settings = None
     cli.workspace().serve(workers=workers, allow_unauthenticated=allow_unauthenticated)
+
+
+def ui(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Bind address (WEIR_HOST); loopback by default.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (WEIR_PORT).")] = None,
+) -> None:
+    """Run the server and print the dashboard's address (the same server as `weir serve`)."""
+    cli = state(ctx)
+    cli.overrides.update({"host": host, "port": port})
+    cli._settings = None
+    settings = cli.settings
+    console.print(f"dashboard: http://{settings.host}:{settings.port}/ui/ (Ctrl-C stops it)")
+    cli.workspace().serve()

@@ -39,6 +39,7 @@ app.add_typer(deployments_cli.app, name="deployments")
 app.add_typer(deployments_cli.tokens_app, name="tokens")
 app.command("deploy")(deployments_cli.deploy)
 app.command("serve")(deployments_cli.serve)
+app.command("ui")(deployments_cli.ui)
 app.command("train")(training_cli.train)
 app.add_typer(training_cli.triggers_app, name="triggers")
 app.add_typer(rollouts_cli.app, name="rollouts")
@@ -114,6 +115,7 @@ def demo(
     ws = state(ctx).workspace()
     run_demo(ws)
     if serve:
+        console.print(f"Dashboard: http://{ws.settings.host}:{ws.settings.port}/ui/")
         console.print(f"Serving at http://{ws.settings.host}:{ws.settings.port} until interrupted (Ctrl-C); try "
                       f"`curl -X POST http://{ws.settings.host}:{ws.settings.port}/v1/endpoints/loans/predict "
                       "-d '{\"entities\": [{\"application_id\": \"a014000\"}]}'`")  # fmt: skip
