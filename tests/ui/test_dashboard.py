@@ -97,7 +97,7 @@ def test_every_page_loads_and_draws(
     response = anonymous.goto("/ui/")
     assert response is not None and response.status == 401 and "Sign in" in anonymous.content()
     page = signed_in(browser, running, tokens["deployer"])
-    shots = Path(os.environ.get("WEIR_SCREENSHOTS", tmp_path))
+    shots = Path(os.environ.get("WEIRTEST_SCREENSHOTS", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
     for path in PAGES:
         response = page.goto(path)
