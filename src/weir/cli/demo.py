@@ -276,23 +276,11 @@ def _measured(m: dict[str, Any]) -> str:
 
 def _write_report(ws: Workspace, path: Any) -> None:
     from weir.monitoring import write_report
-    from weir.monitoring.monitors import performance_over_time
-    from weir.monitoring.report import drift_report_html
 
     run = ws.monitors.run(MONITOR)
-    if run.drift is None or run.reference is None or run.current is None:
-        return
-    performance = performance_over_time(ws.monitors.series(MONITOR))
-    write_report(
-        path,
-        drift_report_html(
-            run.drift,
-            run.reference,
-            run.current,
-            performance=performance,
-            title=f"weir demo: monitor {MONITOR} over the last {run.rows} predictions",
-        ),
-    )
+    html = ws.monitors.report_html(run, title=f"weir demo: monitor {MONITOR} over the last {run.rows} predictions")
+    if html is not None:
+        write_report(path, html)
 
 
 def _summary(ws: Workspace, data: LoanData, timeline: Timeline, report: Any, seconds: float) -> Panel:

@@ -173,15 +173,13 @@ def run(
         bar.add_task(f"running monitor {name}", total=None)
         monitors = state(ctx).workspace().monitors
         result = monitors.run(name)
-        if out is not None and result.drift is not None and result.reference is not None and result.current is not None:
+        if out is not None:
             from weir.monitoring import write_report
-            from weir.monitoring.monitors import performance_over_time
-            from weir.monitoring.report import drift_report_html
 
-            performance = performance_over_time(monitors.series(name))
             title = f"weir monitor {name}: {result.ran_at:%Y-%m-%d %H:%M} UTC, {result.rows} predictions"
-            write_report(out, drift_report_html(result.drift, result.reference, result.current, title=title,
-                                                performance=performance))  # fmt: skip
+            html = monitors.report_html(result, title=title)
+            if html is not None:
+                write_report(out, html)
     if as_json:
         print_json(result.to_dict())
     else:

@@ -379,6 +379,16 @@ class Monitors:
             for r in reversed(rows)
         ]
 
+    def report_html(self, run: MonitorRun, *, title: str) -> str | None:
+        """The self-contained HTML report of ``run``: drift per tested column and performance over the
+        monitor's stored runs; ``None`` when the run tested nothing."""
+        if run.drift is None or run.reference is None or run.current is None:
+            return None
+        from weir.monitoring.report import drift_report_html
+
+        performance = performance_over_time(self.series(run.monitor))
+        return drift_report_html(run.drift, run.reference, run.current, title=title, performance=performance)
+
     def series(self, name: str, series: str | None = None) -> pd.DataFrame:
         """Every stored point of a monitor (or of one column or metric), oldest first."""
         self.get(name)
