@@ -30,7 +30,7 @@ from weir.features import (
     FeatureView,
     ParquetSource,
 )
-from weir.features.online import OnlineRow, OnlineStore, SqliteOnlineStore, StoredValue, encode_key
+from weir.features.online import OnlineRow, OnlineStore, SqliteOnlineStore, StoredValue, ViewSummary, encode_key
 from weir.store import Database
 
 BACKENDS = ["sqlite", "redis"]
@@ -175,6 +175,17 @@ def test_delete_view_removes_only_that_view_and_counts(store: OnlineStore) -> No
     # writable again after deletion, from scratch (an older row than the deleted one is stored)
     assert store.write("a", [row(1, 0, value=b"again")]) == 1
     assert store.read("a", [k(1)]) == [StoredValue(T0, b"again")]
+
+
+def test_summary_counts_the_values_of_one_view_and_finds_the_newest_event(store: OnlineStore) -> None:
+    assert store.summary("a") == ViewSummary(0, None)
+    store.write("a", [row(i, 1 + i % 7) for i in range(1_234)])
+    store.write("a", [row(3, 50), row(4, 0)])  # a newer value replaces one; an older one is not stored
+    store.write("ab", [row(1, 99)])
+    assert store.summary("a") == ViewSummary(1_234, T0 + 50)
+    assert store.summary("ab") == ViewSummary(1, T0 + 99)
+    store.delete_view("a")
+    assert store.summary("a") == ViewSummary(0, None)
 
 
 @pytest.mark.parametrize("names", [("v", "v:w"), ("v*", "vx"), ("v?", "vx"), ("v[x]", "vx"), ("v\\", "v")])

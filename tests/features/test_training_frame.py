@@ -671,6 +671,12 @@ def test_the_profile_is_stored_under_the_fingerprint(stores: Stores) -> None:
     assert (stored["features"]["rid"]["count"], stored["features"]["rid"]["nulls"]) == (3, 2)
     assert (stored["features"]["x"]["count"], stored["features"]["x"]["nulls"]) == (2, 3)
     assert (stored["features"]["x"]["min"], stored["features"]["x"]["max"]) == (0.5, 2.5)
+    later = stores.index.training_frame(entities.head(3), service.name)
+    newest = stores.index.catalog.profiles(service.name)
+    assert [p["fingerprint"] for p in newest] == [later.fingerprint, frame.fingerprint]
+    assert newest[1] == stored and newest[0]["rows"] == 3
+    assert stores.index.catalog.profiles("no-such-service") == []
+    assert later.fingerprint in [p["fingerprint"] for p in stores.index.catalog.profiles(limit=1)]
 
 
 # --- the index built by external sort -------------------------------------------------------------------

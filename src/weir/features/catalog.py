@@ -334,18 +334,32 @@ class FeatureCatalog:
             row = conn.execute(sa.select(feature_profiles).where(feature_profiles.c.fingerprint == fingerprint)).first()
         if row is None:
             raise FeatureNotFoundError(f"No training frame with fingerprint {fingerprint!r} was recorded.")
-        return {
-            "fingerprint": row.fingerprint,
-            "service": row.service,
-            "service_version": row.service_version,
-            "rows": row.rows,
-            "features": row.profile,
-            "created_at": row.created_at.isoformat(),
-        }
+        return _profile(row)
+
+    def profiles(self, service: str | None = None, *, limit: int = 100) -> list[JSONDict]:
+        """The profiles of the training frames recorded (of one feature service, if named), newest first."""
+        query = sa.select(feature_profiles).order_by(
+            feature_profiles.c.created_at.desc(), feature_profiles.c.fingerprint
+        )
+        if service is not None:
+            query = query.where(feature_profiles.c.service == service)
+        with self.db.read() as conn:
+            return [_profile(row) for row in conn.execute(query.limit(limit))]
 
 
 def _registered(row: Any) -> Registered:
     return Registered(row.kind, row.name, row.version, row.spec, row.created_at, row.created_by, row.digest)
+
+
+def _profile(row: Any) -> JSONDict:
+    return {
+        "fingerprint": row.fingerprint,
+        "service": row.service,
+        "service_version": row.service_version,
+        "rows": row.rows,
+        "features": row.profile,
+        "created_at": row.created_at.isoformat(),
+    }
 
 
 def _deployments_using(conn: Connection, services: list[str]) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from weir.errors import ConfigError
-from weir.features.online.base import OnlineRow, OnlineStore, StoredValue, encode_key
+from weir.features.online.base import OnlineRow, OnlineStore, StoredValue, ViewSummary, encode_key
 from weir.features.online.sqlite import SqliteOnlineStore
 
 
@@ -20,4 +20,12 @@ def open_online_store(url: str) -> OnlineStore:
     raise ConfigError(f"online_store {url!r} is not sqlite:///PATH or redis://HOST:PORT/DB.")
 
 
-__all__ = ["OnlineRow", "OnlineStore", "SqliteOnlineStore", "StoredValue", "encode_key", "open_online_store"]
+__all__ = [
+    "OnlineRow",
+    "OnlineStore",
+    "SqliteOnlineStore",
+    "StoredValue",
+    "ViewSummary",
+    "encode_key",
+    "open_online_store",
+]

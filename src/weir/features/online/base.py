@@ -35,6 +35,13 @@ class StoredValue(NamedTuple):
     value: bytes  # orjson of {feature: value}
 
 
+class ViewSummary(NamedTuple):
+    """What a view holds online: how many values, and the event time of the newest (µs, None if empty)."""
+
+    values: int
+    newest_event_us: int | None
+
+
 class OnlineStore(Protocol):
     url: str
     local: bool  # reads are local and take microseconds (else callers run them off their event loop)
@@ -49,6 +56,10 @@ class OnlineStore(Protocol):
 
     def delete_view(self, view: str) -> int:
         """Remove every value of a view; returns how many were removed."""
+        ...
+
+    def summary(self, view: str) -> ViewSummary:
+        """How many values the view holds and the event time of the newest (for freshness; not a hot path)."""
         ...
 
     def close(self) -> None: ...

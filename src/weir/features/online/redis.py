@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from weir.errors import StoreUnavailableError, ValidationError
-from weir.features.online.base import OnlineRow, StoredValue
+from weir.features.online.base import OnlineRow, StoredValue, ViewSummary
 
 _WRITE = """
 local n = 0
@@ -89,14 +89,16 @@ class RedisOnlineStore:
         with self._answering():
             return self._delete_view(view)
 
+    def _pattern(self, view: str) -> bytes:
+        # The name is matched literally (glob characters escaped), then the '[' every encoded key starts
+        # with, so that view "v" leaves view "v:w" alone.
+        literal = re.sub(rb"([*?\[\]\\])", rb"\\\1", self.prefix + b":" + view.encode() + b":")
+        return literal + b"[[]*"
+
     def _delete_view(self, view: str) -> int:
         removed = 0
-        # The name is matched literally (glob characters escaped), then the '[' every encoded key starts
-        # with, so that deleting view "v" leaves view "v:w" alone.
-        literal = re.sub(rb"([*?\[\]\\])", rb"\\\1", self.prefix + b":" + view.encode() + b":")
-        pattern = literal + b"[[]*"
         batch: list[bytes] = []
-        for key in self.client.scan_iter(match=pattern, count=1000):
+        for key in self.client.scan_iter(match=self._pattern(view), count=1000):
             batch.append(key)
             if len(batch) >= _BATCH:
                 removed += self.client.delete(*batch)
@@ -104,6 +106,28 @@ class RedisOnlineStore:
         if batch:
             removed += self.client.delete(*batch)
         return removed
+
+    def summary(self, view: str) -> ViewSummary:
+        """A scan of the view's keys (linear in its size: for the dashboard, not for serving)."""
+        with self._answering():
+            count, newest = 0, None
+            batch: list[bytes] = []
+            for key in self.client.scan_iter(match=self._pattern(view), count=1000):
+                batch.append(key)
+                if len(batch) >= _BATCH:
+                    count, newest = self._newest(batch, count, newest)
+                    batch = []
+            count, newest = self._newest(batch, count, newest)
+        return ViewSummary(count, newest)
+
+    def _newest(self, keys: list[bytes], count: int, newest: int | None) -> tuple[int, int | None]:
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.hget(key, "e")
+        for e in pipe.execute() if keys else []:
+            if e is not None:
+                count, newest = count + 1, int(e) if newest is None else max(newest, int(e))
+        return count, newest
 
     def close(self) -> None:
         self.client.close()

@@ -6,6 +6,8 @@
 1
 >>> store.read("v", [b"[1]", b"[2]"])
 [StoredValue(event_us=20, value=b'{"x":2}'), None]
+>>> store.summary("v")
+ViewSummary(values=1, newest_event_us=20)
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from weir.errors import StoreUnavailableError
-from weir.features.online.base import OnlineRow, StoredValue
+from weir.features.online.base import OnlineRow, StoredValue, ViewSummary
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS online_values (
@@ -32,6 +34,7 @@ _UPSERT = (
     "WHERE (excluded.event_us, excluded.created_us) >= (online_values.event_us, online_values.created_us)"
 )
 _ONE = "SELECT event_us, value FROM online_values WHERE view = ? AND key = ?"
+_SUMMARY = "SELECT count(*), max(event_us) FROM online_values WHERE view = ?"
 _CHUNK = 500  # keys per IN (...) query, below SQLite's variable limit
 
 
@@ -100,6 +103,11 @@ class SqliteOnlineStore:
     def delete_view(self, view: str) -> int:
         with _answering(self.path):
             return self._connection().execute("DELETE FROM online_values WHERE view = ?", (view,)).rowcount
+
+    def summary(self, view: str) -> ViewSummary:
+        with _answering(self.path):
+            count, newest = self._connection().execute(_SUMMARY, (view,)).fetchone()
+        return ViewSummary(int(count), None if newest is None else int(newest))
 
     def close(self) -> None:
         """Close every thread's connection."""
