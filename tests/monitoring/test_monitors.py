@@ -92,6 +92,17 @@ def test_no_drift_then_drift_with_one_damped_alert(ws: weir.Workspace) -> None:
     assert x["p_value"].iloc[1] < 0.05 < x["p_value"].iloc[0]
     assert [r.status for r in monitors.runs("churn-drift")] == ["ok", "drift", "drift", "no data"]
 
+    stored = monitors.get_run("churn-drift", shifted.run_id).summary["distributions"]
+    assert set(stored) == {"x", "plan", "prediction"} and stored["plan"]["kind"] == "categories"
+    x_bins = stored["x"]
+    assert x_bins["kind"] == "histogram" and (x_bins["n_reference"], x_bins["n_current"]) == (400, 300)
+    assert sum(x_bins["reference"]) == pytest.approx(1) and sum(x_bins["current"]) == pytest.approx(1)
+    middle = np.searchsorted(x_bins["edges"], 0.75)  # the current window is shifted by 1.5: more mass above
+    assert sum(x_bins["current"][middle:]) > sum(x_bins["reference"][middle:]) + 0.3
+    assert "distributions" not in monitors.get_run("churn-drift", reminder.run_id).summary  # nothing compared
+    with pytest.raises(NotFoundError, match="has no run 999"):
+        monitors.get_run("churn-drift", 999)
+
 
 def test_tests_and_thresholds_per_column(ws: weir.Workspace) -> None:
     ws.monitors.create(window_spec(tests={"x": "wasserstein"}, thresholds={"x": 5.0}))

@@ -3,8 +3,10 @@
 A run reads the window of predictions (with the labels that arrived), tests every input column (and the
 prediction) against the reference with :class:`DataDriftDetector`, measures performance per model
 version where labels exist, and stores one point per column and metric (``monitor_points``: a time
-series per column). Dataset drift raises an alert through :class:`AlertPolicy`, damped across runs: it
-fires when the monitor turns from healthy to drifting, and again only after ``cooldown_hours``.
+series per column) and, in the run's summary, the reference-against-current distribution of each tested
+column (``distributions``, as :func:`weir.monitoring.report.distributions` draws them). Dataset drift
+raises an alert through :class:`AlertPolicy`, damped across runs: it fires when the monitor turns from
+healthy to drifting, and again only after ``cooldown_hours``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from weir.monitoring.cbpe import CBPE
 from weir.monitoring.data_drift import DataDriftDetector, DataDriftResult
 from weir.monitoring.monitor_spec import MonitorSpec
 from weir.monitoring.performance import metric_names, performance
+from weir.monitoring.report import distributions
 from weir.store import Database, PredictionLog
 from weir.store.schema import monitor_points, monitor_runs, monitors
 from weir.types import JSONDict, json_ready
@@ -162,6 +165,8 @@ class Monitors:
         points += self._performance(spec, current)
         points += self._estimated(spec, raw_reference, current, summary)
         alerted = self._alert(spec, status, now, summary)
+        if drift is not None:  # what was compared, kept with the run (the alert above does not carry it)
+            summary = {**summary, "distributions": distributions(drift, reference[columns], inputs[columns])}
         run_id = self._store(spec, now, start, end, len(current), status, alerted, summary, points)
         if drift is not None and drift.dataset_drift:
             self.bus.emit(
@@ -378,6 +383,19 @@ class Monitors:
             MonitorRun(name, r.id, r.ran_at, r.window_start, r.window_end, r.rows, r.status, r.alerted, r.summary, None)
             for r in reversed(rows)
         ]
+
+    def get_run(self, name: str, run_id: int) -> MonitorRun:
+        """One stored run of a monitor (its summary holds the distributions it compared)."""
+        self.get(name)
+        with self.db.read() as conn:
+            r = conn.execute(
+                sa.select(monitor_runs).where(monitor_runs.c.monitor == name, monitor_runs.c.id == run_id)
+            ).first()
+        if r is None:
+            raise NotFoundError(f"Monitor {name!r} has no run {run_id}; `weir monitor history {name}` lists them.")
+        return MonitorRun(
+            name, r.id, r.ran_at, r.window_start, r.window_end, r.rows, r.status, r.alerted, r.summary, None
+        )
 
     def report_html(self, run: MonitorRun, *, title: str) -> str | None:
         """The self-contained HTML report of ``run``: drift per tested column and performance over the

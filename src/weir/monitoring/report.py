@@ -97,13 +97,10 @@ def drift_report_json(
     if bins < 1 or top_k < 1:
         raise ValidationError(f"drift report 'bins' and 'top_k' must be at least 1; got {bins} and {top_k}.")
     columns, fields = [], {c["column"]: c for c in result.to_dict()["columns"]}
+    charts = distributions(result, reference, current, bins=bins, top_k=top_k)
     for outcome in sorted(result.columns, key=_sort_key):
-        chart = None
-        if outcome.test is not None:
-            ref, cur = _column(reference, outcome.column, "reference"), _column(current, outcome.column, "current")
-            chart = _chart(outcome, ref, cur, bins, top_k)
         body = {k: json_ready(v) for k, v in fields[outcome.column].items()}
-        columns.append({**body, "chart": chart})
+        columns.append({**body, "chart": charts.get(outcome.column)})
     tested = result.n_columns_tested
     dataset = {
         "verdict": "drift" if result.dataset_drift else ("no drift" if tested else "not enough data"),
@@ -119,6 +116,24 @@ def drift_report_json(
     }
     perf = None if performance is None else _performance(performance)
     return {"title": str(title), "dataset": dataset, "columns": columns, "performance": perf}
+
+
+def distributions(
+    result: DataDriftResult,
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    *,
+    bins: int = DEFAULT_BINS,
+    top_k: int = DEFAULT_TOP_K,
+) -> dict[str, dict[str, Any]]:
+    """Reference against current for each tested column, as the report charts it (see the module
+    docstring): ``{column: {"kind": "histogram" | "categories", "labels", "reference", "current", ...}}``."""
+    charts = {}
+    for outcome in result.columns:
+        if outcome.test is not None:
+            ref, cur = _column(reference, outcome.column, "reference"), _column(current, outcome.column, "current")
+            charts[outcome.column] = _chart(outcome, ref, cur, bins, top_k)
+    return charts
 
 
 def drift_report_html(
