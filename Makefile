@@ -1,6 +1,6 @@
 # weir: two commands on a fresh machine.
 #   make demo   creates .venv, installs weir, runs the whole loop on a simulated year of loans, then serves (DEMO_ARGS=--no-serve exits)
-#   make test   creates .venv, installs the dev extras and services, runs lint, types, layers and the suite
+#   make test   creates .venv, installs the dev extras (Ray included) and services, runs lint, types, layers and the suite
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -31,7 +31,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 test: $(STAMP) services lint
-	WEIRTEST_POSTGRES=required WEIRTEST_REDIS=required $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	WEIRTEST_POSTGRES=required WEIRTEST_REDIS=required WEIRTEST_RAY=required $(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .weir

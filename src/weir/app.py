@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from weir.config import Settings, load_settings
-from weir.errors import ValidationError
+from weir.errors import ConfigError, ValidationError
 from weir.events import EventBus
 from weir.features import FeatureStore, OfflineStore, open_online_store
 from weir.monitoring.monitors import Monitors
@@ -127,9 +127,19 @@ class Workspace:
             rollouts=self.rollouts,
         )
 
-    def server_app(self, *, threads: int = 1, metrics_dir: str | None = None) -> Any:
+    def server_app(
+        self,
+        *,
+        threads: int = 1,
+        metrics_dir: str | None = None,
+        endpoints: list[str] | None = None,
+        control_plane: bool = True,
+    ) -> Any:
         """The whole server: inference (V2, MLflow, JSON) in front of the control plane, following the
-        registry's deployments. The service starts (loading every deployment) before this returns."""
+        registry's deployments. The service starts (loading every deployment) before this returns.
+
+        ``endpoints`` limits inference to those endpoints, and ``control_plane=False`` leaves out the REST
+        control plane and the dashboard: what one replica of an elastic engine serves."""
         from weir.api import create_app
         from weir.api.auth import Auth
         from weir.api.inference import create_server_app
@@ -146,27 +156,31 @@ class Workspace:
             predictions=predictions,
             metrics=ServingMetrics(metrics_dir),
             threads=threads,
+            endpoints=endpoints,
         ).start()
         auth = Auth(self.settings.auth, lambda: service.token_table, self.settings.user)
-        control = create_app(
-            self.models,
-            self.settings,
-            deployments=self.deployments,
-            tokens=self.tokens,
-            features=self.features,
-            rollouts=self.rollouts,
-            auth=auth,
-        )
-        from weir.ui import create_ui
+        control = ui = None
+        if control_plane:
+            control = create_app(
+                self.models,
+                self.settings,
+                deployments=self.deployments,
+                tokens=self.tokens,
+                features=self.features,
+                rollouts=self.rollouts,
+                auth=auth,
+            )
+            from weir.ui import create_ui
 
-        ui = create_ui(
-            self.models,
-            self.deployments,
-            self.rollouts,
-            self.monitors,
-            PredictionLog(self.settings.prediction_log),
-            auth,
-        )
+            ui = create_ui(
+                self.models,
+                self.deployments,
+                self.rollouts,
+                self.monitors,
+                PredictionLog(self.settings.prediction_log),
+                auth,
+                self.features,
+            )
         return create_server_app(
             service,
             control,
@@ -177,8 +191,24 @@ class Workspace:
             on_shutdown=service.close,
         )
 
-    def serve(self, *, workers: int = 1, allow_unauthenticated: bool = False) -> None:
-        """Run the server on ``settings.host:port`` until interrupted (``weir serve``)."""
+    def serve(
+        self,
+        *,
+        workers: int = 1,
+        allow_unauthenticated: bool = False,
+        engine: str = "embedded",
+        address: str | None = None,
+    ) -> None:
+        """Run the server on ``settings.host:port`` until interrupted (``weir serve``): in this process
+        (``engine="embedded"``), or as one Ray Serve application per endpoint on the Ray cluster at
+        ``address`` (``engine="ray"``; a local one is started without an address)."""
+        if engine == "ray":
+            from weir.ray_engine import RayEngine
+
+            RayEngine(self, endpoint_app, address=address).run(allow_unauthenticated=allow_unauthenticated)
+            return
+        if engine != "embedded":
+            raise ConfigError(f"Unknown engine {engine!r}: use 'embedded' (the default) or 'ray'.")
         from weir.server import run
 
         run(self, workers=workers, allow_unauthenticated=allow_unauthenticated)
@@ -222,6 +252,16 @@ def worker_app() -> Any:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
     pin_threads()
     return Workspace(settings).server_app(metrics_dir=str(metrics_folder(settings)))
+
+
+def endpoint_app(settings: Settings, endpoint: str) -> Any:
+    """One endpoint's inference application, built inside each Ray Serve replica of ``weir serve --engine
+    ray`` (the engine gets this function from here, so that it needs no import of this module)."""
+    from weir.server import pin_threads
+
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    pin_threads()
+    return Workspace(settings).server_app(endpoints=[endpoint], control_plane=False)
 
 
 def main(argv: list[str] | None = None) -> None:

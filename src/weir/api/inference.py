@@ -57,7 +57,7 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 def create_server_app(
     service: InferenceService,
-    control: Any,
+    control: Any | None,
     *,
     auth: Auth,
     max_body: int,
@@ -66,7 +66,7 @@ def create_server_app(
     on_shutdown: Callable[[], None] | None = None,
 ) -> Starlette:
     """Inference routes and the dashboard (``ui``, at ``/ui``) in front of the control plane (``control``,
-    mounted at ``/``)."""
+    mounted at ``/``; an elastic engine's replicas serve inference alone, without either)."""
     api = _Inference(service, auth, max_body, features)
     route = api.route
     routes: list[BaseRoute] = [  # the prediction routes first: the router tries routes in order
@@ -93,7 +93,7 @@ def create_server_app(
         route("/endpoints/{rest:path}", PUBLIC, "mlflow", api.unmatched, *ANY_METHOD),
         route("/v1/{rest:path}", PUBLIC, "weir", api.unmatched, *ANY_METHOD),
         *([Mount("/ui", app=ui)] if ui is not None else []),
-        Mount("/", app=control),
+        *([Mount("/", app=control)] if control is not None else []),
     ]
 
     @contextlib.asynccontextmanager

@@ -9,7 +9,8 @@ import typer
 from rich.table import Table
 
 from weir.cli.context import console, print_json, state
-from weir.registry import Deployment
+from weir.registry import Deployment, Scaling
+from weir.registry.scaling import REPLICA_KEYS
 
 app = typer.Typer(help="Inspect and change deployments (endpoint → primary, canary, shadows).", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens with scopes (predict, read, deploy, admin).", no_args_is_help=True)
@@ -28,8 +29,10 @@ def show(d: Deployment, as_json: bool) -> None:
     for s in d.shadows:
         table.add_row("shadow", s.ref, f"{s.percent:g} % mirrored")
     console.print(table)
-    if d.route_key or d.options:
-        console.print(f"route key: {d.route_key or '-'}   options: {d.options or '-'}")
+    other = {k: v for k, v in d.options.items() if k not in REPLICA_KEYS}
+    if d.route_key or other:
+        console.print(f"route key: {d.route_key or '-'}   options: {other or '-'}")
+    console.print(f"on Ray: {Scaling.from_options(d.options, endpoint=d.endpoint).describe()}")
 
 
 def deploy(
@@ -91,6 +94,40 @@ def list_deployments(ctx: typer.Context, as_json: JsonOption = False) -> None:
         shadows = ", ".join(f"{s.ref} ({s.percent:g} %)" for s in d.shadows)
         table.add_row(d.endpoint, d.primary, canary, shadows, str(d.revision), d.updated_by)
     console.print(table)
+
+
+@app.command("scale")
+def scale(
+    ctx: typer.Context,
+    endpoint: str,
+    min_replicas: Annotated[
+        int | None, typer.Option("--min", help="Fewest replicas (0 lets Ray scale to zero).")
+    ] = None,
+    max_replicas: Annotated[int | None, typer.Option("--max", help="Most replicas.")] = None,
+    target: Annotated[
+        float | None, typer.Option(help="Requests in flight per replica that Ray aims at (target_ongoing_requests).")
+    ] = None,
+    upscale_delay: Annotated[float | None, typer.Option(help="Seconds of sustained load before adding one.")] = None,
+    downscale_delay: Annotated[float | None, typer.Option(help="Seconds of quiet before removing one.")] = None,
+    cpus: Annotated[float | None, typer.Option(help="CPUs reserved for each replica.")] = None,
+    reason: ReasonOption = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Set how many replicas serve an endpoint on Ray (`weir serve --engine ray`); a new revision."""
+    given = {
+        "min_replicas": min_replicas,
+        "max_replicas": max_replicas,
+        "target_ongoing_requests": target,
+        "upscale_delay_s": upscale_delay,
+        "downscale_delay_s": downscale_delay,
+        "replica_cpus": cpus,
+    }
+    changes = {k: v for k, v in given.items() if v is not None}
+    if not changes:
+        raise typer.BadParameter(
+            "Give at least one of --min, --max, --target, --upscale-delay, --downscale-delay, --cpus."
+        )
+    show(state(ctx).workspace().deployments.set_options(endpoint, changes, reason=reason), as_json)
 
 
 @app.command("show")
@@ -222,12 +259,27 @@ def serve(
     allow_unauthenticated: Annotated[
         bool, typer.Option(help="Listen beyond loopback without tokens (only behind an authenticating proxy).")
     ] = False,
+    engine: Annotated[
+        str, typer.Option(help="embedded (this process) or ray (one Ray Serve application per endpoint).")
+    ] = "embedded",
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster address for --engine ray (e.g. 127.0.0.1:6379); local if unset.")
+    ] = None,
 ) -> None:
-    """Run the server: every deployment (V2, MLflow, JSON), the control plane, the dashboard (/ui), /metrics."""
+    """Run the server: every deployment (V2, MLflow, JSON), the control plane, the dashboard (/ui), /metrics.
+
+    With --engine ray, each endpoint runs on Ray Serve at /{endpoint}/… on Ray's HTTP proxy (host and port
+    as for the embedded server), with replicas scaled by the deployment's options (weir deployments scale)."""
     cli = state(ctx)
     cli.overrides.update({"host": host, "port": port})
     cli._settings = None
-    cli.workspace().serve(workers=workers, allow_unauthenticated=allow_unauthenticated)
+    if engine != "ray" and address is not None:
+        raise typer.BadParameter("--address is for --engine ray.", param_hint="--address")
+    if engine == "ray" and workers != 1:
+        raise typer.BadParameter(
+            "Ray scales replicas itself: set them with `weir deployments scale`.", param_hint="--workers"
+        )
+    cli.workspace().serve(workers=workers, allow_unauthenticated=allow_unauthenticated, engine=engine, address=address)
 
 
 def ui(

@@ -7,6 +7,7 @@ from weir.registry.deployments import Deployments
 from weir.registry.models import ModelRegistry
 from weir.registry.records import AliasMove, Deployment, DeploymentChange, Model, ModelVersion, Shadow, ValidationRecord
 from weir.registry.refs import ModelRef, parse_ref
+from weir.registry.scaling import Scaling
 from weir.registry.signature import Schema, Signature, infer_signature
 from weir.registry.tokens import SCOPES, Token, Tokens
 
@@ -23,6 +24,7 @@ __all__ = [
     "ModelRef",
     "ModelRegistry",
     "ModelVersion",
+    "Scaling",
     "Schema",
     "Shadow",
     "Signature",

@@ -39,6 +39,7 @@ from weir.errors import ConflictError, DeploymentNotFoundError, ValidationError
 from weir.registry.models import ModelRegistry
 from weir.registry.records import Deployment, DeploymentChange, Shadow
 from weir.registry.refs import ModelRef, parse_ref
+from weir.registry.scaling import REPLICA_KEYS, Scaling
 from weir.store import Database
 from weir.store.prediction_record import check_endpoint
 from weir.store.schema import deployment_history, deployments
@@ -46,7 +47,7 @@ from weir.types import JSONDict
 
 logger = logging.getLogger(__name__)
 
-OPTION_KEYS = ("log_sample", "max_batch_size", "max_batch_wait_ms", "feature_service", "rollout_policy")
+OPTION_KEYS = ("log_sample", "max_batch_size", "max_batch_wait_ms", "feature_service", "rollout_policy", *REPLICA_KEYS)
 
 
 class Deployments:
@@ -149,6 +150,17 @@ class Deployments:
             return replace(d, shadows=others if percent == 0 else (*others, Shadow(ref, float(percent))))
 
         return self._change(endpoint, "set_shadow", change, reason, actor)
+
+    def set_options(
+        self, endpoint: str, changes: Mapping[str, Any], *, reason: str = "", actor: str | None = None
+    ) -> Deployment:
+        """Change some options and keep the others (a ``None`` value removes that option)."""
+
+        def change(d: Deployment) -> Deployment:
+            options = {**d.options, **changes}
+            return replace(d, options={k: v for k, v in options.items() if v is not None})
+
+        return self._change(endpoint, "set_options", change, reason, actor)
 
     def promote(self, endpoint: str, *, reason: str = "", actor: str | None = None) -> Deployment:
         """Make the canary the primary. A primary that follows an alias keeps doing so: the alias moves."""
@@ -366,6 +378,7 @@ def _check_options(d: Deployment) -> None:
         value = o.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < low):
             raise ValidationError(f"Endpoint {d.endpoint!r}: {key} {value!r} must be ≥ {low}.", field=key)
+    Scaling.from_options(o, endpoint=d.endpoint)
 
 
 def _from_row(row: Any) -> Deployment:

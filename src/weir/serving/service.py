@@ -15,7 +15,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,6 +89,7 @@ class InferenceService:
         poll_interval: float = 0.5,
         threads: int = 1,
         shadow_queue: int = 1000,
+        endpoints: Collection[str] | None = None,
     ) -> None:
         self.registry = registry
         self.deployments = deployments
@@ -98,6 +99,8 @@ class InferenceService:
         self.poll_interval = poll_interval
         self.threads = threads
         self.shadow_queue = shadow_queue
+        self.only = frozenset(endpoints) if endpoints is not None else None
+        """Serve only these endpoints (an elastic engine runs one endpoint per group of replicas); all if None."""
         self.routes: Mapping[str, EndpointRoutes] = {}
         self.token_table = TokenTable({})
         self.errors: dict[str, str] = {}
@@ -147,7 +150,9 @@ class InferenceService:
             stamp = self.registry.db.change_stamp()
             if stamp == self.stamp:
                 return False
-            deployments = self.deployments.list_deployments()
+            deployments = [
+                d for d in self.deployments.list_deployments() if self.only is None or d.endpoint in self.only
+            ]
             self.token_table = self.tokens.table()  # before any slow load: a revocation applies at once
             routes: dict[str, EndpointRoutes] = {}
             errors: dict[str, str] = {}
