@@ -1,13 +1,14 @@
 """The dashboard in a real browser (Debian's Chromium driven by Playwright) against a real `weir serve`:
-every page loads without console errors, the rollout chart draws its steps, a rollout is paused and
-resumed from its page (audited with the user), and a token without the deploy scope is refused."""
+every page loads without console errors, every chart draws its data points, a rollout is paused and
+resumed from its page (audited with the user), a token without the deploy scope is refused, and an
+edited audit entry shows as a broken chain."""
 
 from __future__ import annotations
 
 import os
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +19,23 @@ from sklearn.linear_model import LogisticRegression
 
 import weir
 from tests.serving.conftest import RunningServer
+from weir.features import Entity, FeatureService, FeatureView, ParquetSource, TrainingFrame
 from weir.monitoring.monitor_spec import MonitorSpec
 from weir.store import PredictionLog, PredictionRecord
+from weir.store.schema import audit_log
 
-PAGES = ("/ui/", "/ui/models", "/ui/models/churn/2", "/ui/rollouts/1", "/ui/monitors/churn-drift")
+PAGES = (
+    "/ui/",
+    "/ui/models",
+    "/ui/models/churn/2",
+    "/ui/features",
+    "/ui/features/views/customer_stats",
+    "/ui/features/services/churn_features",
+    "/ui/rollouts/1",
+    "/ui/monitors/churn-drift",
+    "/ui/monitors/churn-estimate",
+)
+CUSTOMERS = 200
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +53,18 @@ def browser() -> Iterator[Browser]:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, dict[str, str]]]:
     home = tmp_path_factory.mktemp("ui")
     with weir.connect(home=home, user="setup") as ws:
+        frame = customer_features(ws, home)
         X, y = [[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1]
         ws.models.register("churn", LogisticRegression().fit(X, y), input_example=X, aliases=["champion"])
-        v2 = ws.models.register("churn", LogisticRegression(C=0.5).fit(X, y), input_example=X)
-        ws.models.add_validation(v2.ref, "gate", passed=True, metrics={"roc_auc": 0.9})
+        v2 = ws.models.register(
+            "churn", LogisticRegression(C=0.5).fit(X, y), input_example=X, parent=1, **frame.lineage()
+        )
+        ws.models.add_validation(v2.ref, "gate", passed=True, metrics={"roc_auc": 0.9}, evidence=GATE)
+        ws.models.set_alias("churn", "challenger", 2, reason="passed the gate")
         ws.deployments.deploy("churn", "churn@champion")
         ws.rollouts.start("churn", "churn/2", {"steps": [20, 100]})
         watch(ws, home)
+        estimate(ws)
         tokens = {
             "deployer": ws.tokens.create("deployer", ["read", "deploy"])[1],
             "reader": ws.tokens.create("reader", ["read"])[1],
@@ -77,6 +96,103 @@ def watch(ws: weir.Workspace, home: Path) -> None:
     ws.monitors.run("churn-drift")
 
 
+GATE = {
+    "checks": [
+        {
+            "name": "better roc_auc 0.01",
+            "passed": True,
+            "reason": "improvement CI [0.04, 0.12] > 0.01",
+            "evidence": {
+                "champion": 0.8,
+                "challenger": 0.88,
+                "improvement": 0.08,
+                "ci_low": 0.04,
+                "ci_high": 0.12,
+                "confidence": 0.95,
+                "resamples": 500,
+            },
+        },
+        {
+            "name": "non_inferior accuracy 0.02",
+            "passed": True,
+            "reason": "improvement CI [-0.01, 0.05] > -0.02",
+            "evidence": {
+                "champion": 0.75,
+                "challenger": 0.77,
+                "improvement": 0.02,
+                "ci_low": -0.01,
+                "ci_high": 0.05,
+                "confidence": 0.95,
+                "resamples": 500,
+            },
+        },
+        {"name": "signature", "passed": True, "reason": "inputs match the champion's"},
+    ]
+}
+
+
+def customer_features(ws: weir.Workspace, home: Path) -> TrainingFrame:
+    """A feature view (a numeric and a text feature) and a service over it, materialised, and one
+    training frame built from the service (its profile is the features' reference)."""
+    rng = np.random.default_rng(1)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = pd.DataFrame(
+        {
+            "customer_id": np.arange(CUSTOMERS),
+            "ts": pd.date_range(start, periods=CUSTOMERS, freq="h", tz="UTC"),
+            "tenure": rng.normal(24, 6, CUSTOMERS),
+            "plan": rng.choice(["basic", "pro", "team"], CUSTOMERS),
+        }
+    )
+    rows.to_parquet(home / "customers.parquet")
+    customer = Entity("customer", join_keys={"customer_id": "int64"})
+    stats = FeatureView(
+        "customer_stats",
+        entities=[customer],
+        source=ParquetSource(str(home / "customers.parquet")),
+        event_time="ts",
+        fields={"tenure": "float64", "plan": "string"},
+    )
+    ws.features.apply([customer, stats, FeatureService("churn_features", features=[stats])])
+    ws.features.materialize(None, start + timedelta(days=30))
+    entities = pd.DataFrame({"customer_id": rows["customer_id"], "event_timestamp": rows["ts"] + timedelta(minutes=1)})
+    return ws.features.training_frame(entities, "churn_features")
+
+
+def estimate(ws: weir.Workspace) -> None:
+    """A monitor whose reference is a labelled window of the log with scores: performance is estimated
+    without labels (CBPE) in two runs."""
+    rng = np.random.default_rng(2)
+    log = PredictionLog(ws.settings.prediction_log)
+    now = datetime.now(UTC)
+    labels = {}
+    for part, (at, n) in enumerate(((now - timedelta(hours=3), 300), (now - timedelta(minutes=30), 300))):
+        score = rng.uniform(0, 1, n)
+        log.append(
+            [
+                PredictionRecord(
+                    f"s{part}-{i}",
+                    at + timedelta(seconds=i),
+                    "scores",
+                    "churn",
+                    1,
+                    "primary",
+                    {"x": float(p)},
+                    {"prediction": int(p > 0.5), "proba_0": float(1 - p), "proba_1": float(p)},
+                )
+                for i, p in enumerate(score)
+            ]
+        )
+        if part == 0:
+            labels |= {f"s0-{i}": int(rng.random() < p) for i, p in enumerate(score)}
+    log.append_labels("scores", labels)
+    reference = [(now - timedelta(hours=4)).isoformat(), (now - timedelta(hours=2)).isoformat()]
+    spec = MonitorSpec("churn-estimate", "scores", reference={"window": reference}, window={"last_hours": 1})
+    ws.monitors.create(spec)
+    ws.monitors.run("churn-estimate")
+    ws.monitors.run("churn-estimate", now=datetime.now(UTC) + timedelta(minutes=1))
+
+
 def signed_in(browser: Browser, server: RunningServer, token: str) -> Page:
     page = browser.new_context(base_url=server.url).new_page()
     page.errors = []  # type: ignore[attr-defined]
@@ -105,8 +221,6 @@ def test_every_page_loads_and_draws(
         page.screenshot(path=str(shots / f"{path.strip('/').replace('/', '-') or 'ui'}.png"), full_page=True)
     page.goto("/ui/")
     assert "churn@champion" in page.inner_text("#deployments") and "churn/2" in page.inner_text("#deployments")
-    page.goto("/ui/models/churn/2")
-    assert page.locator("#artifacts tbody tr").count() >= 1 and "gate" in page.inner_text("#validations")
     page.goto("/ui/rollouts/1")
     assert page.locator("#weights rect.bar").count() >= 1  # the chart has its data points
     page.goto("/ui/monitors/churn-drift")
@@ -116,6 +230,96 @@ def test_every_page_loads_and_draws(
     assert {p["kind"] for p in data} >= {"drift", "performance"}
     page.goto("/ui/")
     assert "open alert" in page.inner_text("#monitors")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_monitor_page_draws_the_latest_distributions_and_the_estimate_in_its_band(
+    browser: Browser, server: tuple[RunningServer, dict[str, str]]
+) -> None:
+    running, tokens = server
+    page = signed_in(browser, running, tokens["reader"])
+    page.goto("/ui/monitors/churn-drift")
+    figures = page.locator("#distributions figure")
+    assert [figures.nth(i).get_attribute("data-column") for i in range(figures.count())] == ["x"]  # as tested
+    x = page.locator('#distributions figure[data-column="x"]')
+    assert "drifted" in (x.get_attribute("class") or "") and "drifted" in x.inner_text()
+    assert x.locator("rect.bar.reference").count() == 20 and x.locator("rect.bar.current").count() == 20
+    link = page.locator("#distributions").locator("xpath=preceding-sibling::p[1]/a").get_attribute("href")
+    run = page.request.get(str(link)).json()
+    shares = run["summary"]["distributions"]["x"]
+    assert run["status"] == "drift" and sum(shares["current"]) == pytest.approx(1)
+    drawn = [float(v) for v in x.locator("rect.bar.current").evaluate_all("rs => rs.map(r => r.dataset.value)")]
+    assert drawn == pytest.approx(shares["current"])
+    assert "No estimate" in page.inner_text("#no-estimate")  # its reference is a file without scores
+
+    page.goto("/ui/monitors/churn-estimate")
+    for metric in ("accuracy", "f1", "roc_auc"):
+        chart = page.locator(f"#estimated-{metric}")
+        assert chart.locator("circle.dot.estimate").count() == 2  # one estimate per run
+        band = chart.locator("polygon.confidence").get_attribute("points") or ""
+        assert len(band.split()) == 4  # upper at both runs, then lower back
+        assert chart.locator("polyline.threshold").count() == 2
+    points = page.request.get("/ui/monitors/churn-estimate/data.json").json()
+    estimated = [p for p in points if p["kind"] == "estimated" and p["series"] == "accuracy"]
+    assert len(estimated) == 2 and all(p["detail"]["lower"] < p["value"] < p["detail"]["upper"] for p in estimated)
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_version_page_draws_lineage_evidence_aliases_and_the_verified_audit_log(
+    browser: Browser, server: tuple[RunningServer, dict[str, str]]
+) -> None:
+    running, tokens = server
+    page = signed_in(browser, running, tokens["reader"])
+    page.goto("/ui/models/churn/2")
+    assert page.locator("#artifacts tbody tr").count() >= 1
+    kinds = page.locator("#lineage-graph g.node").evaluate_all("gs => gs.map(g => g.getAttribute('class'))")
+    kinds = [k.removeprefix("node node-") for k in kinds if k != "node node-code"]  # code: when run from git
+    assert kinds == ["service", "frame", "parent", "version"]
+    assert page.locator("#lineage-graph line.edge").count() == page.locator("#lineage-graph g.node").count() - 1
+    assert "churn_features v1" in (page.text_content("#lineage-graph") or "")
+    checks = page.inner_text("#validations")
+    assert "+0.08" in checks and "[0.04, 0.12] at 95 %" in checks
+    assert page.locator("#validations svg.forest line.ci").count() == 2  # the two paired checks
+    assert page.locator("#validations svg.forest circle.difference").count() == 2
+    lanes = page.locator("#alias-timeline rect.segment")
+    assert lanes.count() == 2  # champion -> 1 and challenger -> 2
+    timeline = page.text_content("#alias-timeline") or ""
+    assert "v1" in timeline and "v2" in timeline and "now" in timeline
+    assert "Hash chain intact" in page.inner_text("#audit-status")
+    actions = page.locator("#audit tbody tr td:nth-child(4)").all_inner_texts()
+    assert {"model.create", "version.register", "validation.record", "alias.set"} <= set(actions)
+    data = page.request.get("/ui/models/churn/2/data.json").json()
+    assert data["audit_verification"]["ok"] and data["version"]["lineage"]["feature_service"] == "churn_features"
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_features_pages_show_versions_freshness_and_reference_profiles(
+    browser: Browser, server: tuple[RunningServer, dict[str, str]]
+) -> None:
+    running, tokens = server
+    page = signed_in(browser, running, tokens["reader"])
+    page.goto("/ui/features")
+    view = page.inner_text('#views tr[data-view="customer_stats"]')
+    assert "v1" in view and "2026-01-31 00:00" in view and f"{CUSTOMERS:,}" in view  # watermark, values online
+    assert "2026-01-09 07:00" in view  # the newest value's event time: the last hour of the data
+    assert "1" in page.inner_text('#services tr[data-service="churn_features"]')
+    data = page.request.get("/ui/features/data.json").json()
+    assert data["views"][0]["freshness"]["values"] == CUSTOMERS
+    assert data["services"][0]["newest_frame"]["rows"] == CUSTOMERS
+
+    page.goto("/ui/features/views/customer_stats")
+    tenure = page.locator('#profiles figure[data-feature="tenure"]')
+    assert tenure.locator("rect.bar.reference").count() == 20  # the profile's 20 bins
+    assert page.locator('#profiles figure[data-feature="plan"] rect.bar.reference').count() == 3  # 3 plans
+    profile = page.request.get(str(tenure.locator("a").get_attribute("href"))).json()
+    counts = profile["features"]["tenure"]["histogram"]["counts"]
+    drawn = [float(v) for v in tenure.locator("rect.bar").evaluate_all("rs => rs.map(r => r.dataset.value)")]
+    assert sum(counts) == CUSTOMERS and drawn == pytest.approx([c / CUSTOMERS for c in counts])
+
+    page.goto("/ui/features/services/churn_features")
+    assert page.locator("#profiles figure").count() == 2
+    assert page.locator("#profiles rect.bar.reference").count() == 23
+    assert page.locator("#frames tbody tr").count() == 1
     assert page.errors == []  # type: ignore[attr-defined]
 
 
@@ -180,3 +384,24 @@ def test_weir_ui_prints_the_address_and_serves_the_dashboard(tmp_path: Path) -> 
         os.killpg(process.pid, signal.SIGTERM)
         output = process.communicate(timeout=20)[0]
     assert f"dashboard: http://127.0.0.1:{port}/ui/" in output
+
+
+def test_an_edited_audit_entry_shows_as_a_broken_chain(
+    browser: Browser, server: tuple[RunningServer, dict[str, str]]
+) -> None:
+    running, tokens = server
+    page = signed_in(browser, running, tokens["reader"])
+    with weir.connect(home=running.home) as ws:
+        first = ws.models.audit.entries(entity="model:churn/1")[0]
+        edit = audit_log.update().where(audit_log.c.seq == first.seq)
+        with ws.models.db.write() as conn:
+            conn.execute(edit.values(actor="mallory"))
+        try:
+            page.goto("/ui/models/churn/1")
+            status = page.inner_text("#audit-status")
+            assert "BROKEN" in status and f"entry {first.seq} (version.register model:churn/1) was modified" in status
+        finally:
+            with ws.models.db.write() as conn:
+                conn.execute(edit.values(actor=first.actor))
+    page.goto("/ui/models/churn/1")
+    assert "Hash chain intact" in page.inner_text("#audit-status")

@@ -290,6 +290,21 @@ def _performance(frame: pd.DataFrame) -> dict[str, Any]:
     return {"windows": [str(w) for w in windows], "metrics": values}
 
 
+def chart_svg(chart: dict[str, Any], *, width: int = 380, height: int = 170) -> str:
+    """The SVG of one chart of :func:`distributions` (its ``reference`` and ``current`` series, or just
+    one of them): a histogram on shared bins or a bar pair per category."""
+    series: dict[str, list[float]] = {name: chart[name] for name in ("reference", "current") if name in chart}
+    if chart["kind"] != "histogram":
+        return bar_chart(chart["labels"], series, overlay=False, width=width, height=height)
+    edges, n = chart["edges"], len(chart["labels"])
+    ticks = [
+        (0.0, f"{edges[0]:.3g}"),
+        (0.5, f"{edges[n // 2]:.3g}" if n % 2 == 0 else ""),
+        (1.0, f"{edges[-1]:.3g}"),
+    ]
+    return bar_chart(chart["labels"], series, overlay=True, x_ticks=ticks, width=width, height=height)
+
+
 def _fmt(value: object, p_value: bool = False) -> str:
     if value is None:
         return "—"
@@ -326,17 +341,7 @@ def _card(c: dict[str, Any]) -> str:
         rows += [("distance", _fmt(c["statistic"])), ("threshold", _fmt(c["threshold"]))]
     rows.append(("rows", f"{c['n_reference']} reference · {c['n_current']} current"))
     table = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-    if chart["kind"] == "histogram":
-        edges, n = chart["edges"], len(chart["labels"])
-        ticks = [
-            (0.0, f"{edges[0]:.3g}"),
-            (0.5, f"{edges[n // 2]:.3g}" if n % 2 == 0 else ""),
-            (1.0, f"{edges[-1]:.3g}"),
-        ]
-        svg = bar_chart(chart["labels"], {"reference": chart["reference"], "current": chart["current"]},
-                        overlay=True, x_ticks=ticks)  # fmt: skip
-    else:
-        svg = bar_chart(chart["labels"], {"reference": chart["reference"], "current": chart["current"]}, overlay=False)
+    svg = chart_svg(chart)
     note = f'<p class="note">{escape(c["note"])}</p>' if c.get("note") else ""
     name = escape(c["column"], quote=True)
     return (

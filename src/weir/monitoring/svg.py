@@ -103,8 +103,9 @@ def bar_chart(
     ticks = x_ticks if x_ticks is not None else [((i + 0.5) / n, _short(lab)) for i, lab in enumerate(labels)]
     for fraction, text in ticks:
         x = left + fraction * plot_w
+        anchor = "end" if fraction >= 1 else "start" if fraction <= 0 else "middle"
         parts.append(
-            f'<text class="tick" x="{x:.2f}" y="{height - bottom + 14}" text-anchor="middle">{escape(text)}</text>'
+            f'<text class="tick" x="{x:.2f}" y="{height - bottom + 14}" text-anchor="{anchor}">{escape(text)}</text>'
         )
     parts.append(_legend(names, width - right, top_m))
     parts.append("</svg>")

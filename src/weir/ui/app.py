@@ -6,11 +6,14 @@ import hmac
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -20,12 +23,19 @@ from starlette.staticfiles import StaticFiles
 
 from weir import __version__
 from weir.errors import AuthenticationError, PermissionDeniedError, ValidationError, WeirError
+from weir.features import FeatureStore
 from weir.monitoring.monitors import Monitors
+from weir.monitoring.report import chart_svg
 from weir.registry import Deployments, ModelRegistry
 from weir.store import PredictionLog
 from weir.training.rollouts import Rollouts
-from weir.ui.charts import drift_heatmap, performance_lines
+from weir.types import json_ready
+from weir.ui import features as feature_pages
+from weir.ui.charts import drift_heatmap, estimated_bands, performance_lines
+from weir.ui.evidence import evidence_rows
+from weir.ui.lineage import lineage_graph
 from weir.ui.stats import traffic
+from weir.ui.timeline import alias_timeline
 
 if TYPE_CHECKING:  # the server passes its Auth in (the ui and api adapters do not import each other)
     from weir.api.auth import Auth
@@ -46,17 +56,25 @@ def create_ui(
     monitors: Monitors,
     log: PredictionLog,
     auth: Auth,
+    features: FeatureStore,
 ) -> Starlette:
     """The dashboard as an ASGI app, mounted at ``/ui`` by the server."""
-    ui = _Dashboard(registry, deployments, rollouts, monitors, log, auth)
+    ui = _Dashboard(registry, deployments, rollouts, monitors, log, auth, features)
     page = ui.page
     routes = [
         Route("/", page("read", ui.overview)),
         Route("/models", page("read", ui.models)),
         Route("/models/{name}/{version:int}", page("read", ui.version)),
+        Route("/models/{name}/{version:int}/data.json", page("read", ui.version_data)),
+        Route("/features", page("read", ui.features_overview)),
+        Route("/features/data.json", page("read", ui.features_data)),
+        Route("/features/views/{name}", page("read", ui.feature_view)),
+        Route("/features/services/{name}", page("read", ui.feature_service)),
+        Route("/features/profiles/{fingerprint}.json", page("read", ui.profile_data)),
         Route("/rollouts/{rollout_id:int}", page("read", ui.rollout)),
         Route("/monitors/{name}", page("read", ui.monitor)),
         Route("/monitors/{name}/data.json", page("read", ui.monitor_data)),
+        Route("/monitors/{name}/runs/{run_id:int}.json", page("read", ui.monitor_run_data)),
         Route("/rollouts/{rollout_id:int}/{action}", page("deploy", ui.act), methods=["POST"]),
         Route("/login", page(PUBLIC, ui.login_form)),
         Route("/login", page(PUBLIC, ui.login), methods=["POST"]),
@@ -74,10 +92,12 @@ class _Dashboard:
         monitors: Monitors,
         log: PredictionLog,
         auth: Auth,
+        features: FeatureStore,
     ) -> None:
         self.registry, self.deployments, self.rollouts, self.monitors = registry, deployments, rollouts, monitors
-        self.log, self.auth = log, auth
+        self.log, self.auth, self.features = log, auth, features
         self.templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape())
+        self.templates.filters["chart_svg"] = lambda chart: Markup(chart_svg(chart, width=300, height=150))
 
     def page(self, scope: str, handler: Callable[[Request, str], Awaitable[Response]]) -> Callable[..., Any]:
         """A route that checks ``scope`` (from the header or the sign-in cookie) and renders errors as pages."""
@@ -133,9 +153,40 @@ class _Dashboard:
         def gather() -> dict[str, Any]:
             version = self.registry.get_version(ref)
             history = self.registry.alias_history(version.model)
-            return {"v": version, "validations": self.registry.validations(ref), "history": history}
+            return {
+                "v": version,
+                "graph": lineage_graph(version.model, version.version, version.lineage),
+                "validations": [evidence_rows(r) for r in self.registry.validations(ref)],
+                "history": history,
+                "timeline": alias_timeline(history),
+                "audit": self._model_audit(version.model),
+                "verified": self.registry.audit.verify(),
+            }
 
         return self.render(request, "version.html", user=user, **await run_in_threadpool(gather))
+
+    async def version_data(self, request: Request, user: str) -> Response:
+        """The data behind the version page's charts: lineage, validation records, alias history, audit."""
+        ref = f"{request.path_params['name']}/{request.path_params['version']}"
+
+        def gather() -> dict[str, Any]:
+            version = self.registry.get_version(ref)
+            return {
+                "version": version.to_dict(),
+                "validations": [r.to_dict() for r in self.registry.validations(ref)],
+                "alias_history": [m.to_dict() for m in self.registry.alias_history(version.model)],
+                "audit": [e.to_dict() for e in self._model_audit(version.model)],
+                "audit_verification": self.registry.audit.verify().to_dict(),
+            }
+
+        return _json(await run_in_threadpool(gather))
+
+    def _model_audit(self, model: str, limit: int = 200) -> list[Any]:
+        """The newest audit entries about ``model``: itself, its versions and its aliases."""
+        entries = self.registry.audit.entries(entity_prefix=f"model:{model}", limit=limit * 4)
+        own = (f"model:{model}/", f"model:{model}@")
+        mine = [e for e in entries if e.entity == f"model:{model}" or e.entity.startswith(own)]
+        return list(reversed(mine[-limit:]))
 
     async def rollout(self, request: Request, user: str) -> Response:
         rollout_id = request.path_params["rollout_id"]
@@ -148,11 +199,20 @@ class _Dashboard:
 
         def gather() -> dict[str, Any]:
             points = self.monitors.series(name)
+            runs = self.monitors.runs(name)
+            compared = next((r for r in reversed(runs) if r.summary.get("distributions")), None)
+            verdicts = {}
+            if compared is not None:
+                latest = points[(points["kind"] == "drift") & (points["at"] == compared.ran_at)]
+                verdicts = {str(p["series"]): p for p in latest.to_dict(orient="records")}
             return {
                 "spec": self.monitors.get(name),
-                "runs": self.monitors.runs(name),
+                "runs": runs,
                 "heat": drift_heatmap(points),
                 "lines": performance_lines(points),
+                "compared": compared,
+                "verdicts": verdicts,
+                "bands": estimated_bands(points),
             }
 
         return self.render(request, "monitor.html", user=user, **await run_in_threadpool(gather))
@@ -162,6 +222,71 @@ class _Dashboard:
         points = await run_in_threadpool(self.monitors.series, request.path_params["name"])
         body = points.assign(at=points["at"].astype(str)).to_json(orient="records")
         return Response(body, media_type="application/json")
+
+    async def monitor_run_data(self, request: Request, user: str) -> Response:
+        """One run of a monitor with what it compared (the distributions behind the page's small multiples)."""
+        name, run_id = request.path_params["name"], request.path_params["run_id"]
+        run = await run_in_threadpool(self.monitors.get_run, name, run_id)
+        return _json(run.to_dict())
+
+    # --- features ------------------------------------------------------------------------------
+
+    async def features_overview(self, request: Request, user: str) -> Response:
+        found = await run_in_threadpool(feature_pages.overview, self.features)
+        return self.render(request, "features.html", user=user, **found)
+
+    async def features_data(self, request: Request, user: str) -> Response:
+        """Views with their freshness and services with their newest training frame, as JSON."""
+        found = await run_in_threadpool(feature_pages.overview, self.features)
+        body = {
+            "views": [{**v["def"].to_dict(), "freshness": v["fresh"]} for v in found["views"]],
+            "services": [
+                {
+                    **s["def"].to_dict(),
+                    "frames": s["frames"],
+                    "newest_frame": None
+                    if s["frame"] is None
+                    else {k: v for k, v in s["frame"].items() if k != "features"},
+                }
+                for s in found["services"]
+            ],
+        }
+        return _json(body)
+
+    async def feature_view(self, request: Request, user: str) -> Response:
+        name = request.path_params["name"]
+
+        def gather() -> dict[str, Any]:
+            history = self.features.catalog.history("view", name)
+            latest = history[-1]
+            fields = list(latest.spec["fields"])
+            return {
+                "view": latest,
+                "history": list(reversed(history)),
+                "fresh": feature_pages.freshness(self.features, name, latest.spec.get("online", True), _now()),
+                "profiles": feature_pages.view_profiles(self.features, name, fields),
+            }
+
+        return self.render(request, "feature_view.html", user=user, **await run_in_threadpool(gather))
+
+    async def feature_service(self, request: Request, user: str) -> Response:
+        name = request.path_params["name"]
+
+        def gather() -> dict[str, Any]:
+            history = self.features.catalog.history("service", name)
+            frames = self.features.catalog.profiles(name, limit=50)
+            charts = {}
+            if frames:
+                charts = {f: feature_pages.profile_chart(stats) for f, stats in frames[0]["features"].items()}
+            return {"service": history[-1], "history": list(reversed(history)), "frames": frames, "charts": charts}
+
+        return self.render(request, "feature_service.html", user=user, **await run_in_threadpool(gather))
+
+    async def profile_data(self, request: Request, user: str) -> Response:
+        """The reference profile of one training frame (every feature's statistics and histogram)."""
+        return _json(await run_in_threadpool(self.features.catalog.profile, request.path_params["fingerprint"]))
+
+    # --- actions -------------------------------------------------------------------------------
 
     async def act(self, request: Request, user: str) -> Response:
         form = parse_qs((await request.body()).decode("utf-8", "replace"))
@@ -189,6 +314,14 @@ class _Dashboard:
         response = RedirectResponse("/ui/", status_code=303)
         response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict", path="/ui")
         return response
+
+
+def _json(body: Any) -> Response:
+    return Response(orjson.dumps(json_ready(body)), media_type="application/json")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _with_cookie_token(request: Request) -> dict[str, str]:

@@ -64,3 +64,68 @@ def performance_lines(points: pd.DataFrame, width: float = 560, height: float = 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{str(k): v for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
+
+def estimated_bands(points: pd.DataFrame, width: float = 560, height: float = 160) -> list[dict[str, Any]]:
+    """Per metric estimated without labels (CBPE): the estimate over the runs inside its confidence band,
+    the alert thresholds, and the same metric from labels per version when there is one."""
+    estimated = points[points["kind"] == "estimated"].dropna(subset=["value"])
+    charts = []
+    for metric, group in estimated.groupby("series", sort=True):
+        records = _records(group)
+        realised = points[(points["kind"] == "performance") & (points["series"] == metric)].dropna(subset=["value"])
+        runs = sorted(set(group["at"]) | set(realised["at"]))
+        x = {at: 40 + (width - 50) * (i / max(1, len(runs) - 1)) for i, at in enumerate(runs)}
+        details = [r["detail"] or {} for r in records]
+        seen = [float(r["value"]) for r in records] + [float(v) for v in realised["value"]]
+        for d in details:
+            seen += [float(d[k]) for k in ("lower", "upper", "lower_threshold", "upper_threshold") if k in d]
+        low, high = max(0.0, min(seen) - 0.02), min(1.0, max(seen) + 0.02)
+        if not high > low:
+            low, high = low - 0.05, high + 0.05
+
+        def y(value: float, low: float = low, high: float = high) -> float:
+            return 10 + (height - 30) * (high - max(low, min(high, value))) / (high - low)
+
+        def line(values: list[tuple[Any, float]], x: dict[Any, float] = x) -> str:
+            return " ".join(f"{x[at]:.1f},{y(v):.1f}" for at, v in values)
+
+        ats = [r["at"] for r in records]
+        upper = [(at, float(d.get("upper", r["value"]))) for at, d, r in zip(ats, details, records, strict=True)]
+        lower = [(at, float(d.get("lower", r["value"]))) for at, d, r in zip(ats, details, records, strict=True)]
+        versions = []
+        for n, (version, rows) in enumerate(realised.groupby(realised["version"].fillna(-1).astype(int), sort=True)):
+            pts = [(r["at"], float(r["value"])) for r in _records(rows)]
+            dots = [{"x": x[at], "y": y(v), "value": v} for at, v in pts]
+            label = f"{metric} from labels" + ("" if version == -1 else f", v{version}")
+            versions.append(
+                {"label": label, "color": PALETTE[(n + 1) % len(PALETTE)], "points": line(pts), "dots": dots}
+            )
+        charts.append(
+            {
+                "metric": str(metric),
+                "band": line(upper) + " " + line(list(reversed(lower))),
+                "estimate": line([(r["at"], float(r["value"])) for r in records]),
+                "dots": [
+                    {
+                        "x": x[r["at"]],
+                        "y": y(float(r["value"])),
+                        "value": float(r["value"]),
+                        "alert": bool(r["flagged"]),
+                        "lower": d.get("lower"),
+                        "upper": d.get("upper"),
+                    }
+                    for r, d in zip(records, details, strict=True)
+                ],
+                "thresholds": [
+                    line([(at, float(d[k])) for at, d in zip(ats, details, strict=True) if k in d])
+                    for k in ("lower_threshold", "upper_threshold")
+                ],
+                "realised": versions,
+                "low": low,
+                "high": high,
+                "height": height,
+                "width": width,
+            }
+        )
+    return charts
