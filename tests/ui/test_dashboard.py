@@ -161,17 +161,20 @@ def customer_features(ws: weir.Workspace, home: Path) -> TrainingFrame:
 
 def estimate(ws: weir.Workspace) -> None:
     """A monitor whose reference is a labelled window of the log with scores: performance is estimated
-    without labels (CBPE) in two runs."""
+    without labels (CBPE) in two runs, the second over less confident scores (a lower estimate)."""
     rng = np.random.default_rng(2)
     log = PredictionLog(ws.settings.prediction_log)
     now = datetime.now(UTC)
-    labels = {}
-    for part, (at, n) in enumerate(((now - timedelta(hours=3), 300), (now - timedelta(minutes=30), 300))):
-        score = rng.uniform(0, 1, n)
+    parts = {
+        "reference": (now - timedelta(hours=6), rng.uniform(0, 1, 300)),
+        "confident": (now - timedelta(hours=3), rng.uniform(0, 1, 300)),
+        "unsure": (now - timedelta(minutes=50), rng.beta(4, 4, 300)),
+    }
+    for part, (at, scores) in parts.items():
         log.append(
             [
                 PredictionRecord(
-                    f"s{part}-{i}",
+                    f"{part}-{i}",
                     at + timedelta(seconds=i),
                     "scores",
                     "churn",
@@ -180,17 +183,16 @@ def estimate(ws: weir.Workspace) -> None:
                     {"x": float(p)},
                     {"prediction": int(p > 0.5), "proba_0": float(1 - p), "proba_1": float(p)},
                 )
-                for i, p in enumerate(score)
+                for i, p in enumerate(scores)
             ]
         )
-        if part == 0:
-            labels |= {f"s0-{i}": int(rng.random() < p) for i, p in enumerate(score)}
+    labels = {f"reference-{i}": int(rng.random() < p) for i, p in enumerate(parts["reference"][1])}
     log.append_labels("scores", labels)
-    reference = [(now - timedelta(hours=4)).isoformat(), (now - timedelta(hours=2)).isoformat()]
+    reference = [(now - timedelta(hours=7)).isoformat(), (now - timedelta(hours=5)).isoformat()]
     spec = MonitorSpec("churn-estimate", "scores", reference={"window": reference}, window={"last_hours": 1})
     ws.monitors.create(spec)
-    ws.monitors.run("churn-estimate")
-    ws.monitors.run("churn-estimate", now=datetime.now(UTC) + timedelta(minutes=1))
+    ws.monitors.run("churn-estimate", now=now - timedelta(hours=2, minutes=30))
+    ws.monitors.run("churn-estimate", now=now)
 
 
 def signed_in(browser: Browser, server: RunningServer, token: str) -> Page:
@@ -262,6 +264,10 @@ def test_the_monitor_page_draws_the_latest_distributions_and_the_estimate_in_its
     points = page.request.get("/ui/monitors/churn-estimate/data.json").json()
     estimated = [p for p in points if p["kind"] == "estimated" and p["series"] == "accuracy"]
     assert len(estimated) == 2 and all(p["detail"]["lower"] < p["value"] < p["detail"]["upper"] for p in estimated)
+    assert estimated[1]["value"] < estimated[0]["value"] - 0.1  # unsure scores: fewer right answers expected
+    dots = page.locator("#estimated-accuracy circle.dot.estimate")
+    heights = [float(dots.nth(i).get_attribute("cy") or 0) for i in range(2)]
+    assert heights[1] > heights[0]  # drawn lower
     assert page.errors == []  # type: ignore[attr-defined]
 
 

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from weir.store import PredictionLog
-from weir.store.prediction_log import ERROR
 
 
 @dataclass(frozen=True)
@@ -20,18 +19,19 @@ class Traffic:
 
 
 def traffic(log: PredictionLog, endpoint: str, *, hours: float = 1.0, now: datetime | None = None) -> Traffic:
-    """Rows logged for ``endpoint`` in the last ``hours`` (sampled logs count what they kept)."""
+    """Rows logged for ``endpoint`` in the last ``hours`` (sampled logs count what they kept): all rows are
+    counted, and only the latencies of the answered ones are read."""
     now = now or datetime.now(UTC)
     if endpoint not in log.endpoints():
         return Traffic(0, 0.0, None, None)
-    frame = log.read(endpoint, start=now - timedelta(hours=hours), end=now)
-    if frame.empty:
+    start = now - timedelta(hours=hours)
+    total = log.count(endpoint, start=start, end=now)
+    if not total:
         return Traffic(0, 0.0, None, None)
-    failed = frame[ERROR].notna() if ERROR in frame else np.zeros(len(frame), dtype=bool)
-    ok = frame.loc[~np.asarray(failed), "latency_ms"].to_numpy(float)
+    ok = log.read(endpoint, start=start, end=now, columns=["latency_ms"], failed=False)["latency_ms"].to_numpy(float)
     return Traffic(
-        len(frame),
-        len(frame) / (hours * 60),
-        float(np.mean(failed)),
+        total,
+        total / (hours * 60),
+        (total - len(ok)) / total,
         float(np.percentile(ok, 99)) if len(ok) else None,
     )
