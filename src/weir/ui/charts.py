@@ -12,41 +12,43 @@ PALETTE = ("#5b8def", "#e07b39", "#3aa675", "#a25ddc", "#c9a227", "#d94f70")
 
 def drift_heatmap(points: pd.DataFrame) -> dict[str, Any]:
     """Columns × runs: each cell flagged (drifted) or not, shaded by -log10 of its p-value."""
-    drift = points[points["kind"] == "drift"]
-    if drift.empty:
+    drift = [r for r in _records(points) if r["kind"] == "drift"]
+    if not drift:
         return {"rows": [], "runs": []}
-    runs = sorted(drift["at"].unique())
+    runs = sorted({r["at"] for r in drift})
     index = {at: i for i, at in enumerate(runs)}
-    rows = []
-    for column, group in drift.groupby("series", sort=True):
-        cells = []
-        for r in _records(group):
-            p = None if r["p_value"] is None or pd.isna(r["p_value"]) else float(r["p_value"])
-            strength = 0.15 if p is None else min(1.0, 0.15 + -math.log10(max(p, 1e-12)) / 12)
-            cells.append(
-                {
-                    "run": index[r["at"]],
-                    "flagged": bool(r["flagged"]),
-                    "p": p,
-                    "value": r["value"],
-                    "opacity": round(strength, 3),
-                }
-            )
-        rows.append({"column": str(column), "cells": cells})
+    columns: dict[str, list[dict[str, Any]]] = {}
+    for r in drift:
+        p = None if _missing(r["p_value"]) else float(r["p_value"])
+        strength = 0.15 if p is None else min(1.0, 0.15 + -math.log10(max(p, 1e-12)) / 12)
+        columns.setdefault(str(r["series"]), []).append(
+            {
+                "run": index[r["at"]],
+                "flagged": bool(r["flagged"]),
+                "p": p,
+                "value": r["value"],
+                "opacity": round(strength, 3),
+            }
+        )
+    rows = [{"column": column, "cells": cells} for column, cells in sorted(columns.items())]
     return {"rows": rows, "runs": [pd.Timestamp(at).isoformat() for at in runs]}
 
 
 def performance_lines(points: pd.DataFrame, width: float = 560, height: float = 140) -> list[dict[str, Any]]:
     """One polyline per (metric, version) over the runs, scaled into ``width`` × ``height`` (values 0..1)."""
-    performance = points[points["kind"].isin(["performance", "estimated"])].dropna(subset=["value"])
-    if performance.empty:
+    performance = [
+        r for r in _records(points) if r["kind"] in ("performance", "estimated") and not _missing(r["value"])
+    ]
+    if not performance:
         return []
-    runs = sorted(performance["at"].unique())
+    runs = sorted({r["at"] for r in performance})
     x = {at: 10 + (width - 20) * (i / max(1, len(runs) - 1)) for i, at in enumerate(runs)}
+    groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+    for r in performance:
+        version = -1 if _missing(r["version"]) else int(r["version"])
+        groups.setdefault((str(r["kind"]), str(r["series"]), version), []).append(r)
     lines = []
-    keyed = performance.assign(v=performance["version"].fillna(-1).astype(int))
-    for n, ((kind, series, version), group) in enumerate(keyed.groupby(["kind", "series", "v"], sort=True)):
-        records = _records(group)
+    for n, ((kind, series, version), records) in enumerate(sorted(groups.items())):
         pts = [(x[r["at"]], height - 10 - (height - 20) * max(0.0, min(1.0, float(r["value"])))) for r in records]
         label = (
             f"{series}" + ("" if version == -1 else f" v{version}") + (" (estimated)" if kind == "estimated" else "")
@@ -60,6 +62,10 @@ def performance_lines(points: pd.DataFrame, width: float = 560, height: float = 
             }
         )
     return lines
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
