@@ -243,7 +243,6 @@ class _Dashboard:
             "services": [
                 {
                     **s["def"].to_dict(),
-                    "frames": s["frames"],
                     "newest_frame": None
                     if s["frame"] is None
                     else {k: v for k, v in s["frame"].items() if k != "features"},

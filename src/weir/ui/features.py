@@ -30,26 +30,18 @@ def overview(store: FeatureStore, now: datetime | None = None) -> dict[str, Any]
     """Every view (latest version, freshness) and service (latest version, newest frame)."""
     now = now or datetime.now(UTC)
     latest = store.catalog.definitions()
-    profiles = store.catalog.profiles(limit=500)
-    newest: dict[str, JSONDict] = {}
-    for p in profiles:
-        if p["service"] is not None:
-            newest.setdefault(p["service"], p)
     views = [
         {"def": d, "fresh": freshness(store, d.name, d.spec.get("online", True), now)}
         for d in latest
         if d.kind == "view"
     ]
-    services = [
-        {
-            "def": d,
-            "views": sorted(group_refs(d.spec["features"])),
-            "frame": newest.get(d.name),
-            "frames": sum(1 for p in profiles if p["service"] == d.name),
-        }
-        for d in latest
-        if d.kind == "service"
-    ]
+    services = []
+    for d in latest:
+        if d.kind == "service":
+            newest = store.catalog.profiles(d.name, limit=1)
+            services.append(
+                {"def": d, "views": sorted(group_refs(d.spec["features"])), "frame": next(iter(newest), None)}
+            )
     return {"views": views, "services": services, "entities": [d for d in latest if d.kind == "entity"]}
 
 
@@ -74,17 +66,17 @@ def profile_chart(stats: JSONDict) -> dict[str, Any] | None:
 
 def view_profiles(store: FeatureStore, view: str, fields: list[str]) -> dict[str, dict[str, Any]]:
     """Each feature of ``view``: its profile in the newest training frame of a service that uses it."""
-    uses = {d.name: group_refs(d.spec["features"]).get(view, []) for d in store.catalog.definitions("service")}
+    frames = []
+    for d in store.catalog.definitions("service"):
+        used = [f for f in group_refs(d.spec["features"]).get(view, []) if f in fields]
+        if used:
+            frames += [(p, used) for p in store.catalog.profiles(d.name, limit=1)]
     found: dict[str, dict[str, Any]] = {}
-    for profile in store.catalog.profiles(limit=500):
-        for feature in uses.get(profile["service"], []):
-            if feature in found or feature not in fields:
-                continue
+    for profile, used in sorted(frames, key=lambda pair: pair[0]["created_at"], reverse=True):
+        for feature in used:
             stats = profile["features"].get(feature) or profile["features"].get(f"{view}__{feature}")
-            if stats is not None:
+            if feature not in found and stats is not None:
                 found[feature] = {"stats": stats, "chart": profile_chart(stats), "frame": profile}
-        if len(found) == len(fields):
-            break
     return found
 
 
