@@ -264,6 +264,20 @@ def endpoint_app(settings: Settings, endpoint: str) -> Any:
     return Workspace(settings).server_app(endpoints=[endpoint], control_plane=False)
 
 
+def ray_application(args: dict[str, str]) -> Any:
+    """Ray Serve application builder for KubeRay's RayService (``import_path: weir.app:ray_application``,
+    ``args: {endpoint: churn}``): settings from the ``WEIR_*`` environment of the Ray pods, scaling from
+    the deployment's options when the application is built (`weir k8s render --engine ray` writes it)."""
+    from weir.ray_engine import app_spec, application
+
+    settings = load_settings()
+    if not isinstance(args, dict) or not isinstance(args.get("endpoint"), str):
+        raise ConfigError(f"weir.app:ray_application needs args {{endpoint: NAME}}, not {args!r}.")
+    with Workspace(settings) as ws:
+        deployment = ws.deployments.get(args["endpoint"])
+    return application(endpoint_app, settings, app_spec(deployment))
+
+
 def main(argv: list[str] | None = None) -> None:
     """The ``weir`` console script: the CLI, wired to this module's :func:`connect`."""
     from weir.cli.main import run

@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 DEPLOYMENT_NAME = "weir"
 """The name of the one deployment in each of weir's applications: how the driver recognises its own."""
 
+MAX_ONGOING_REQUESTS = 64
 AppBuilder = Callable[[Settings, str], Any]
 
 
@@ -86,7 +87,9 @@ class AppSpec:
         options: dict[str, Any] = {
             "name": DEPLOYMENT_NAME,
             "ray_actor_options": {"num_cpus": s.replica_cpus},
-            "max_ongoing_requests": max(8, math.ceil(2 * s.target_ongoing_requests)),
+            # Ray's router backs off (sleeps) when every replica is at this limit: that costs far more than
+            # a queue in the replica, so the limit is high and the autoscaler's target does the balancing
+            "max_ongoing_requests": max(MAX_ONGOING_REQUESTS, math.ceil(4 * s.target_ongoing_requests)),
             "graceful_shutdown_timeout_s": 20,
         }
         if s.elastic:
@@ -97,7 +100,6 @@ class AppSpec:
                 "target_ongoing_requests": s.target_ongoing_requests,
                 "upscale_delay_s": s.upscale_delay_s,
                 "downscale_delay_s": s.downscale_delay_s,
-                "look_back_period_s": min(30.0, max(1.0, s.upscale_delay_s)),
             }
         else:
             options["num_replicas"] = s.min_replicas
@@ -106,6 +108,11 @@ class AppSpec:
 
 def app_spec(deployment: Deployment) -> AppSpec:
     return AppSpec(deployment.endpoint, Scaling.from_options(deployment.options, endpoint=deployment.endpoint))
+
+
+def application(build: AppBuilder, settings: Settings, spec: AppSpec) -> Any:
+    """The Ray Serve application of one endpoint (what ``serve.run`` or a RayService's config deploys)."""
+    return serve.deployment(**spec.deployment_options())(WeirReplica).bind(build, settings, spec.endpoint)
 
 
 class RayEngine:
@@ -187,12 +194,9 @@ class RayEngine:
         return changed
 
     def deploy(self, spec: AppSpec) -> bool:
-        app = serve.deployment(**spec.deployment_options())(WeirReplica).bind(
-            self.build, self.ws.settings, spec.endpoint
-        )
         try:
             serve.run(
-                app,
+                application(self.build, self.ws.settings, spec),
                 name=spec.endpoint,
                 route_prefix=f"/{spec.endpoint}",
                 logging_config={"enable_access_log": False, "log_level": self.ws.settings.log_level},

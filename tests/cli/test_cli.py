@@ -112,6 +112,30 @@ def test_server_refuses_a_public_address_without_authentication(home: Path) -> N
     )
 
 
+def test_scale_sets_the_replicas_shown_by_deployments_show(home: Path) -> None:
+    run(home, "deploy", "scaled", "churn/1")
+    assert "on Ray: replicas 1, 1 CPU each" in run(home, "deployments", "show", "scaled").stdout
+    run(home, "deployments", "scale", "scaled", "--min", "2", "--max", "4", "--target", "3", "--upscale-delay", "5")
+    shown = " ".join(run(home, "deployments", "show", "scaled").stdout.split())
+    assert "on Ray: replicas 2–4, aiming at 3 requests in flight each (up after 5 s, down after 600 s)" in shown
+    refused = run(home, "deployments", "scale", "scaled", "--max", "1", check=False)
+    assert refused.returncode == 1 and "min_replicas 2 is above max_replicas 1" in refused.stderr
+    assert run(home, "deployments", "scale", "scaled", check=False).returncode == 2  # nothing to change
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["serve", "--engine", "spark"], "Unknown engine 'spark'"),
+        (["serve", "--address", "127.0.0.1:6379"], "--address is for --engine ray"),
+        (["serve", "--engine", "ray", "--workers", "2"], "Ray scales replicas itself"),
+    ],
+)
+def test_serve_engine_options_are_checked(home: Path, args: list[str], needle: str) -> None:
+    done = run(home, *args, check=False)
+    assert done.returncode in (1, 2) and needle in " ".join(done.stderr.split()), done.stderr
+
+
 def _commands(group: object, prefix: str = "weir") -> set[str]:
     import typer.main
 

@@ -72,3 +72,66 @@ def test_the_command_writes_one_json_file_per_resource(tmp_path: Path) -> None:
         obj=CliState(connect=weir.connect),
     )
     assert isinstance(bad.exception, ValidationError) and "MIN,MAX,CPU%" in bad.exception.message
+
+
+def test_the_rayservice_has_valid_pods_and_a_serve_config_ray_accepts(tmp_path: Path) -> None:
+    """KubeRay's resource is a custom one, so its parts are validated by their owners: each pod template as
+    a Kubernetes pod template, and ``serveConfigV2`` by Ray Serve's own schema (that of `serve deploy`)."""
+    pytest.importorskip("ray.serve")
+    from ray.serve.schema import ServeDeploySchema
+
+    args = ["--home", str(tmp_path / "ws"), "k8s", "render", "--out", str(tmp_path / "k8s"), "--engine", "ray"]
+    args += ["--endpoints", "churn,fraud", "--ray-workers", "1,6", "--namespace", "ml"]
+    result = CliRunner().invoke(app, args, obj=CliState(connect=weir.connect))
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "k8s").iterdir()) == ["configmap.json", "rayservice.json"]
+    service = json.loads((tmp_path / "k8s" / "rayservice.json").read_text())
+    assert (service["apiVersion"], service["kind"], service["metadata"]["namespace"]) == (
+        "ray.io/v1",
+        "RayService",
+        "ml",
+    )
+    cluster = service["spec"]["rayClusterConfig"]
+    assert cluster["authOptions"] == {"mode": "token"}
+    workers = cluster["workerGroupSpecs"][0]
+    assert (workers["minReplicas"], workers["maxReplicas"]) == (1, 6)
+    for template in (cluster["headGroupSpec"]["template"], workers["template"]):
+        labels = template["metadata"]["labels"]
+        wrapper = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "pod-check", "namespace": "ml"},
+            "spec": {"selector": {"matchLabels": labels}, "template": template},
+        }
+        kubernetes_validate.validate(wrapper, K8S, strict=True)
+        env = {e["name"] for e in template["spec"]["containers"][0]["env"]}
+        assert "WEIR_DATABASE_URL" in env
+    config = ServeDeploySchema.model_validate(json.loads(service["spec"]["serveConfigV2"]))
+    assert [(a.name, a.route_prefix, a.import_path, a.args) for a in config.applications] == [
+        ("churn", "/churn", "weir.app:ray_application", {"endpoint": "churn"}),
+        ("fraud", "/fraud", "weir.app:ray_application", {"endpoint": "fraud"}),
+    ]
+    with pytest.raises(ValidationError, match="needs --endpoints"):
+        render(ray_endpoints=[])
+
+
+def test_ray_application_builds_an_endpoint_from_the_environment_settings(tmp_path: Path) -> None:
+    """What KubeRay imports: ``weir.app:ray_application`` reads the deployment's scaling from the registry."""
+    pytest.importorskip("ray.serve")
+    from sklearn.dummy import DummyClassifier
+
+    from weir.app import ray_application
+
+    with weir.connect(home=tmp_path / "ws") as ws:
+        ws.models.register("m", DummyClassifier().fit([[0], [1]], [0, 1]), input_example=[[0.0]])
+        ws.deployments.deploy("churn", "m/1", options={"min_replicas": 2, "max_replicas": 5})
+    monkey = pytest.MonkeyPatch()
+    monkey.setenv("WEIR_HOME", str(tmp_path / "ws"))
+    try:
+        built = ray_application({"endpoint": "churn"})
+        with pytest.raises(weir.errors.DeploymentNotFoundError):
+            ray_application({"endpoint": "nope"})
+    finally:
+        monkey.undo()
+    config = built._bound_deployment._deployment_config.autoscaling_config
+    assert (config.min_replicas, config.max_replicas) == (2, 5)

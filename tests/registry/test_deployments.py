@@ -10,6 +10,7 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 from weir.app import Workspace
+from weir.registry import Scaling
 from weir.errors import (
     AliasNotFoundError,
     ConflictError,
@@ -78,6 +79,11 @@ def test_bad_deployments_are_refused_and_change_nothing(churn: Workspace) -> Non
         (lambda: deps.set_shadow("e", "churn/2", -5), ValidationError, "(0, 100]"),
         (lambda: deps.deploy("e", "churn/1", options={"turbo": True}), ValidationError, "unknown option"),
         (lambda: deps.deploy("e", "churn/1", options={"log_sample": 2}), ValidationError, "log_sample"),
+        (lambda: deps.set_options("e", {"max_replicas": 0}), ValidationError, "max_replicas 0 must be a whole number"),
+        (lambda: deps.set_options("e", {"min_replicas": 1.5}), ValidationError, "min_replicas 1.5"),
+        (lambda: deps.set_options("e", {"min_replicas": 3, "max_replicas": 2}), ValidationError, "above max_replicas"),
+        (lambda: deps.set_options("e", {"target_ongoing_requests": 0}), ValidationError, "number > 0"),
+        (lambda: deps.set_options("e", {"replica_cpus": True}), ValidationError, "replica_cpus True"),
         (lambda: deps.promote("e"), ConflictError, "no canary"),
         (lambda: deps.rollback("e"), ConflictError, "no earlier revision"),
         (lambda: deps.get("missing"), DeploymentNotFoundError, "deployments: e"),
@@ -87,6 +93,19 @@ def test_bad_deployments_are_refused_and_change_nothing(churn: Workspace) -> Non
             call()
     assert churn.db.change_stamp() == stamp
     assert deps.get("e").revision == 1
+
+
+def test_scaling_options_are_kept_changed_and_removed_one_by_one(churn: Workspace) -> None:
+    deps = churn.deployments
+    deps.deploy("e", "churn@champion", options={"log_sample": 0.5})
+    d = deps.set_options("e", {"min_replicas": 2, "max_replicas": 6, "target_ongoing_requests": 4})
+    assert d.options == {"log_sample": 0.5, "min_replicas": 2, "max_replicas": 6, "target_ongoing_requests": 4}
+    assert Scaling.from_options(d.options) == Scaling(min_replicas=2, max_replicas=6, target_ongoing_requests=4.0)
+    assert "replicas 2–6, aiming at 4 requests in flight each" in Scaling.from_options(d.options).describe()
+    d = deps.set_options("e", {"max_replicas": None, "min_replicas": None})
+    assert d.options == {"log_sample": 0.5, "target_ongoing_requests": 4}
+    assert [c.action for c in deps.history("e")][-2:] == ["set_options", "set_options"]
+    assert Scaling.from_options({"min_replicas": 3}) == Scaling(min_replicas=3, max_replicas=3)  # max follows min
 
 
 def test_delete_keeps_history(churn: Workspace) -> None:

@@ -20,12 +20,15 @@ from typing import Annotated, Any
 import typer
 
 from weir.cli.context import console
+from weir.cli.k8s_ray import render_rayservice
 from weir.errors import ValidationError
 
 app = typer.Typer(help="Kubernetes manifests for weir serve.", no_args_is_help=True)
 NAME = "weir"
 PORT = 8000
 MOUNT = "/var/lib/weir"
+RAY_VERSION = "2.60.0"
+"""The Ray of the RayService's pods: the image must hold the same (``pip install 'weir[ray]'``)."""
 
 
 def render(
@@ -38,9 +41,14 @@ def render(
     redis_url: str = "redis://redis:6379/0",
     secret: str = "weir-secrets",
     volume_claim: str = "weir-data",
+    ray_endpoints: list[str] | None = None,
+    ray_workers: tuple[int, int] = (1, 4),
 ) -> list[dict[str, Any]]:
-    """The manifests as dictionaries (see the module docstring)."""
+    """The manifests as dictionaries (see the module docstring); with ``ray_endpoints``, a ConfigMap and a
+    KubeRay RayService serving those endpoints instead of the Deployment, Service and autoscaler."""
     _check(namespace, replicas, hpa, workers)
+    if ray_endpoints is not None and (not ray_endpoints or not 0 <= ray_workers[0] <= ray_workers[1] or ray_workers[1] < 1):
+        raise ValidationError("--engine ray needs --endpoints (one or more) and --ray-workers MIN,MAX with MIN <= MAX.")
     labels = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/component": "serve"}
     meta = {"name": NAME, "namespace": namespace, "labels": labels}
     settings = {
@@ -67,7 +75,7 @@ def render(
             "failureThreshold": 3,
         }
 
-    container = {
+    container: dict[str, Any] = {
         "name": "serve",
         "image": image,
         "args": ["serve", "--workers", str(workers)],
@@ -103,8 +111,24 @@ def render(
             },
         },
     }
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {**meta, "name": f"{NAME}-settings"}}
+    config_map["data"] = settings
+    if ray_endpoints is not None:
+        pod_spec = deployment["spec"]["template"]["spec"]  # type: ignore[index]
+        service = render_rayservice(
+            meta=meta,
+            container={
+                **container,
+                "securityContext": {**container["securityContext"], "readOnlyRootFilesystem": False},
+            },
+            pod_spec={k: v for k, v in pod_spec.items() if k != "containers"},
+            endpoints=ray_endpoints,
+            workers=ray_workers,
+            ray_version=RAY_VERSION,
+        )
+        return [config_map, service]
     docs: list[dict[str, Any]] = [
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {**meta, "name": f"{NAME}-settings"}, "data": settings},
+        config_map,
         deployment,
         {
             "apiVersion": "v1",
@@ -179,8 +203,25 @@ def render_command(
         str, typer.Option(help="Secret holding database-url (and optionally audit-key).")
     ] = "weir-secrets",
     volume_claim: Annotated[str, typer.Option(help="ReadWriteMany claim for artifacts and logs.")] = "weir-data",
+    engine: Annotated[
+        str, typer.Option(help="embedded (a Deployment of weir serve) or ray (a KubeRay RayService).")
+    ] = "embedded",
+    endpoints: Annotated[
+        str | None, typer.Option(help="With --engine ray: the endpoints served, e.g. churn,fraud.")
+    ] = None,
+    ray_workers: Annotated[str, typer.Option(help="With --engine ray: Ray worker pods, MIN,MAX.")] = "1,4",
 ) -> None:
-    """Write Kubernetes manifests (ConfigMap, Deployment with V2 health probes, Service, HPA)."""
+    """Write Kubernetes manifests (ConfigMap, Deployment with V2 health probes, Service, HPA; or a RayService)."""
+    if engine not in ("embedded", "ray"):
+        raise ValidationError(f"--engine {engine!r}: use embedded or ray.", field="engine")
+    low, _, high = ray_workers.partition(",")
+    if not (low.strip().isdigit() and high.strip().isdigit()):
+        raise ValidationError(f"--ray-workers {ray_workers!r} must be MIN,MAX such as 1,4.", field="ray_workers")
+    ray_endpoints = None
+    if engine == "ray":
+        ray_endpoints = [e.strip() for e in (endpoints or "").split(",") if e.strip()]
+    elif endpoints is not None:
+        raise ValidationError("--endpoints is for --engine ray.", field="endpoints")
     docs = render(
         namespace=namespace,
         replicas=replicas,
@@ -190,6 +231,8 @@ def render_command(
         redis_url=redis_url,
         secret=secret,
         volume_claim=volume_claim,
+        ray_endpoints=ray_endpoints,
+        ray_workers=(int(low), int(high)),
     )
     out.mkdir(parents=True, exist_ok=True)
     for doc in docs:
