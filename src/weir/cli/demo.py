@@ -16,7 +16,7 @@ import asyncio
 import itertools
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 ENDPOINT = MODEL = "loans"
 MONITOR = "loans-drift"
+ESTIMATE = "loans-estimate"  # performance without labels, from the first period served (once it is labelled)
 DAYS, PER_DAY, SHIFT_DAY, CONCEPT_DAY, LABEL_DELAY = 360, 40, 150, 210, 7
 FIRST_TRAINING_DAY, PERIOD_DAYS = 120, 15
 COOLDOWN_HOURS = 0.001
@@ -174,7 +175,10 @@ async def _replay(ws: Workspace, app: Any, data: LoanData, folder: Any, timeline
                 transient=True,
             ) as bar:
                 task = bar.add_task("replaying the year through the server", total=total)
-                for start, end in itertools.pairwise(periods):
+                first_served: list[datetime] = []
+                for n, (start, end) in enumerate(itertools.pairwise(periods)):
+                    if n < 2:  # the first period's requests, by wall-clock time in the log
+                        first_served.append(datetime.now(UTC))
                     ws.features.materialize(start, end)
                     apps, _ = data.between(start, end)
                     bar.update(task, description=f"{start:%Y-%m-%d}: serving {len(apps)} applications")
@@ -186,6 +190,8 @@ async def _replay(ws: Workspace, app: Any, data: LoanData, folder: Any, timeline
                         _note(agent.tick(), end, ws, timeline)
                         service.refresh()
                     await _labels(client, data, start, end, folder)
+                    if n == 1:  # the first period's labels are all in (a week late)
+                        _estimate_monitor(ws, first_served)
                     _monitor(ws, end, timeline)
                     _note(agent.tick(), end, ws, timeline)
                     service.refresh()
@@ -215,7 +221,19 @@ async def _labels(client: httpx.AsyncClient, data: LoanData, start: datetime, en
     _known_labels(data, end).to_parquet(folder / "labels.parquet", index=False)
 
 
+def _estimate_monitor(ws: Workspace, window: list[datetime]) -> None:
+    """A second monitor whose reference is the first period served, scores and labels: each run estimates
+    ROC AUC, accuracy and F1 without labels (CBPE) beside what the labels that came back show."""
+    from weir.monitoring.monitor_spec import MonitorSpec
+
+    reference = {"window": [at.isoformat() for at in window]}
+    spec = MonitorSpec(ESTIMATE, ENDPOINT, reference=reference, window={"last_n": 600}, columns=LOAN_FEATURES)
+    ws.monitors.create(spec, replace=True)
+
+
 def _monitor(ws: Workspace, when: datetime, timeline: Timeline) -> None:
+    if any(m.name == ESTIMATE for m in ws.monitors.list_monitors()):
+        ws.monitors.run(ESTIMATE)
     run = ws.monitors.run(MONITOR)
     points = ws.monitors.series(MONITOR)
     newest = points[
