@@ -24,6 +24,7 @@ import logging
 import math
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
@@ -45,6 +46,7 @@ DEPLOYMENT_NAME = "weir"
 """The name of the one deployment in each of weir's applications: how the driver recognises its own."""
 
 MAX_ONGOING_REQUESTS = 64
+RETRY_FAILED_SECONDS = 30
 AppBuilder = Callable[[Settings, str], Any]
 
 
@@ -126,7 +128,7 @@ class RayEngine:
         self.address = address
         self.poll_interval = poll_interval
         self.deployed: dict[str, AppSpec] = {}
-        self.failed: dict[str, AppSpec] = {}
+        self.failed: dict[str, tuple[AppSpec, float]] = {}
         self._replicas: dict[str, dict[str, int]] = {}
         self._stop = threading.Event()
 
@@ -137,7 +139,10 @@ class RayEngine:
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             while True:
-                self.sync()
+                try:
+                    self.sync()
+                except Exception:  # the database or Ray may be briefly away: the applications keep serving
+                    logger.exception("following the deployments failed; Ray keeps serving the last ones applied")
                 if self._stop.wait(self.poll_interval):
                     break
         finally:
@@ -160,7 +165,10 @@ class RayEngine:
                 f"Cannot reach the Ray cluster at {self.address}: {exc}. Start one (`ray start --head`) "
                 "or leave out --address to run a local one."
             ) from exc
-        serve.start(http_options={"host": settings.host, "port": settings.port})
+        serve.start(
+            http_options={"host": settings.host, "port": settings.port},
+            logging_config={"enable_access_log": False, "log_level": settings.log_level},
+        )
         running = serve.status().applications
         for name, app in running.items():  # applications left by an earlier driver of this cluster
             if DEPLOYMENT_NAME in app.deployments and name not in self.deployed:
@@ -180,7 +188,10 @@ class RayEngine:
         wanted = {d.endpoint: d for d in self.ws.deployments.list_deployments()}
         for endpoint, deployment in wanted.items():
             spec = app_spec(deployment)
-            if self.deployed.get(endpoint) == spec or self.failed.get(endpoint) == spec:
+            failed = self.failed.get(endpoint)
+            if self.deployed.get(endpoint) == spec or (
+                failed is not None and failed[0] == spec and time.monotonic() - failed[1] < RETRY_FAILED_SECONDS
+            ):
                 continue
             if self.deploy(spec):
                 changed.append(f"deployed {endpoint}")
@@ -202,9 +213,12 @@ class RayEngine:
                 logging_config={"enable_access_log": False, "log_level": self.ws.settings.log_level},
             )
         except Exception as exc:  # Ray reports a failed deployment as a RuntimeError with the replica's error
-            self.failed[spec.endpoint] = spec
+            self.failed[spec.endpoint] = (spec, time.monotonic())
             logger.error(
-                "endpoint %s could not be deployed on Ray (retried on its next change): %s", spec.endpoint, exc
+                "endpoint %s could not be deployed on Ray (retried in %d s, or on its next change): %s",
+                spec.endpoint,
+                RETRY_FAILED_SECONDS,
+                exc,
             )
             return False
         self.failed.pop(spec.endpoint, None)
