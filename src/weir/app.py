@@ -205,7 +205,7 @@ class Workspace:
         if engine == "ray":
             from weir.ray_engine import RayEngine
 
-            RayEngine(self, endpoint_app, address=address).run(allow_unauthenticated=allow_unauthenticated)
+            RayEngine(self, address=address).run(allow_unauthenticated=allow_unauthenticated)
             return
         if engine != "embedded":
             raise ConfigError(f"Unknown engine {engine!r}: use 'embedded' (the default) or 'ray'.")
@@ -254,28 +254,29 @@ def worker_app() -> Any:
     return Workspace(settings).server_app(metrics_dir=str(metrics_folder(settings)))
 
 
-def endpoint_app(settings: Settings, endpoint: str) -> Any:
-    """One endpoint's inference application, built inside each Ray Serve replica of ``weir serve --engine
-    ray`` (the engine gets this function from here, so that it needs no import of this module)."""
+def endpoint_app(endpoint: str) -> Any:
+    """One endpoint's inference application, built inside each Ray Serve replica from the ``WEIR_*``
+    settings of its runtime environment (the engine gets this function from :func:`ray_application`, so
+    that it needs no import of this module)."""
     from weir.server import pin_threads
 
+    settings = load_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
     pin_threads()
     return Workspace(settings).server_app(endpoints=[endpoint], control_plane=False)
 
 
 def ray_application(args: dict[str, str]) -> Any:
-    """Ray Serve application builder for KubeRay's RayService (``import_path: weir.app:ray_application``,
-    ``args: {endpoint: churn}``): settings from the ``WEIR_*`` environment of the Ray pods, scaling from
-    the deployment's options when the application is built (`weir k8s render --engine ray` writes it)."""
-    from weir.ray_engine import app_spec, application
+    """The Ray Serve application builder of one endpoint (``import_path: weir.app:ray_application``,
+    ``args: {endpoint: churn}``), for ``weir serve --engine ray`` and KubeRay's RayService alike:
+    settings from the ``WEIR_*`` environment, scaling from the deployment's options."""
+    from weir.ray_engine import application
 
-    settings = load_settings()
     if not isinstance(args, dict) or not isinstance(args.get("endpoint"), str):
         raise ConfigError(f"weir.app:ray_application needs args {{endpoint: NAME}}, not {args!r}.")
-    with Workspace(settings) as ws:
+    with Workspace(load_settings()) as ws:
         deployment = ws.deployments.get(args["endpoint"])
-    return application(endpoint_app, settings, app_spec(deployment))
+    return application(endpoint_app, deployment)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -160,6 +160,11 @@ class Settings:
     online_store: str
     offline_memory_limit: str
 
+    def environment(self) -> dict[str, str]:
+        """These settings as ``WEIR_*`` variables, for processes that read them back (server workers,
+        Ray replicas)."""
+        return {f"WEIR_{name.upper()}": str(value) for name, value in vars(self).items() if value is not None}
+
     def redacted_database_url(self) -> str:
         """The database URL with any password hidden, for messages and logs."""
         from sqlalchemy.engine import make_url

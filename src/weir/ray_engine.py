@@ -11,140 +11,122 @@ HTTP proxy the paths are the embedded server's, under the prefix::
     POST /churn/invocations                MLflow (the application serves exactly one endpoint)
     GET  /churn/v2/health/ready
 
-This process is the driver: it watches the deployments, creates an application for a new endpoint,
-updates one whose scaling changed (Ray rolls its replicas over, new ones up before old ones go), deletes one whose
-deployment was deleted, and deletes its applications when it stops. The replicas receive the
-settings (database URL included) as constructor arguments through Ray: run Ray where only trusted
-code runs, as you would for the database itself.
+This process is the driver. It owns the cluster's declarative Serve configuration
+(:mod:`weir.serving.ray_config`) and re-applies it when the deployments change: Ray creates the
+application of a new endpoint, applies a scaling change to the running replicas (a configuration
+change: nothing restarts), deletes the application of a deleted endpoint, and leaves the others alone.
+A new version, an alias move or a canary change is not the driver's business: the replicas follow the
+registry themselves. When the driver stops it deletes its applications. The replicas read the
+settings (database URL included) from their runtime environment, which Ray stores: enable Ray's token
+authentication and run the cluster where only trusted code runs, as for the database itself.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from ray import serve
 
-from weir.config import Settings
 from weir.errors import ConfigError
 from weir.registry import Deployment, Scaling
 from weir.server import check_exposure
+from weir.serving.ray_config import DEPLOYMENT_NAME, application_config, deployment_options, serve_config
 
 if TYPE_CHECKING:
     from weir.app import Workspace
 
 logger = logging.getLogger(__name__)
 
-DEPLOYMENT_NAME = "weir"
-"""The name of the one deployment in each of weir's applications: how the driver recognises its own."""
-
-MAX_ONGOING_REQUESTS = 64
-RETRY_FAILED_SECONDS = 30
-AppBuilder = Callable[[Settings, str], Any]
+REPLICA_HEADER = (b"x-weir-replica", b"")
+ERROR_LOG_INTERVAL = 60.0
+AppBuilder = Callable[[str], Any]
 
 
 @serve.ingress()
 class WeirReplica:
     """One replica: the inference application of one endpoint, built on the replica by ``build``."""
 
-    def __init__(self, build: AppBuilder, settings: Settings, endpoint: str) -> None:
+    def __init__(self, build: AppBuilder, endpoint: str) -> None:
         self.build = build
-        self.settings = settings
         self.endpoint = endpoint
 
     def __serve_build_asgi_app__(self) -> Any:
-        return WithoutPrefix(self.build(self.settings, self.endpoint))
+        replica = serve.get_replica_context().replica_id.unique_id
+        return WithoutPrefix(self.build(self.endpoint), replica)
 
 
 class WithoutPrefix:
     """Ray's proxy passes the whole path with ``root_path`` set to the route prefix; weir's routes are
-    written without it, so the prefix is taken off before they see the request."""
+    written without it, so the prefix is taken off before they see the request. Each response names the
+    replica that answered (``x-weir-replica``)."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, replica: str = "") -> None:
         self.app = app
+        self.header = (REPLICA_HEADER[0], replica.encode())
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
         root = scope.get("root_path", "")
-        if root and scope["type"] in ("http", "websocket") and scope["path"].startswith(root):
+        if root and scope["path"].startswith(root):
             scope = {**scope, "path": scope["path"][len(root) :] or "/", "root_path": ""}
-        await self.app(scope, receive, send)
+
+        async def named(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), self.header]}
+            await send(message)
+
+        await self.app(scope, receive, named)
 
 
-@dataclass(frozen=True)
-class AppSpec:
-    """What a Ray application of one endpoint is made from; a change of it redeploys the application."""
-
-    endpoint: str
-    scaling: Scaling
-
-    def deployment_options(self) -> dict[str, Any]:
-        s = self.scaling
-        options: dict[str, Any] = {
-            "name": DEPLOYMENT_NAME,
-            "ray_actor_options": {"num_cpus": s.replica_cpus},
-            # Ray's router backs off (sleeps) when every replica is at this limit: that costs far more than
-            # a queue in the replica, so the limit is high and the autoscaler's target does the balancing
-            "max_ongoing_requests": max(MAX_ONGOING_REQUESTS, math.ceil(4 * s.target_ongoing_requests)),
-            "graceful_shutdown_timeout_s": 20,
-        }
-        if s.elastic:
-            options["autoscaling_config"] = {
-                "min_replicas": s.min_replicas,
-                "max_replicas": s.max_replicas,
-                "initial_replicas": max(1, s.min_replicas),
-                "target_ongoing_requests": s.target_ongoing_requests,
-                "upscale_delay_s": s.upscale_delay_s,
-                "downscale_delay_s": s.downscale_delay_s,
-            }
-        else:
-            options["num_replicas"] = s.min_replicas
-        return options
+def _client() -> Any:
+    """Serve's controller client: the declarative ``deploy_apps`` that ``serve deploy`` uses has no
+    public Python API yet (this is why the Ray extra is bounded to the versions tested)."""
+    client = serve.context._get_global_client()
+    if client is None:
+        raise ConfigError("Ray Serve is not running on this cluster; `weir serve --engine ray` starts it.")
+    return client
 
 
-def app_spec(deployment: Deployment) -> AppSpec:
-    return AppSpec(deployment.endpoint, Scaling.from_options(deployment.options, endpoint=deployment.endpoint))
-
-
-def application(build: AppBuilder, settings: Settings, spec: AppSpec) -> Any:
-    """The Ray Serve application of one endpoint (what ``serve.run`` or a RayService's config deploys)."""
-    return serve.deployment(**spec.deployment_options())(WeirReplica).bind(build, settings, spec.endpoint)
+def application(build: AppBuilder, deployment: Deployment) -> Any:
+    """The Ray Serve application of one endpoint, with its scaling as Ray options."""
+    options = deployment_options(Scaling.from_options(deployment.options, endpoint=deployment.endpoint))
+    return serve.deployment(**options)(WeirReplica).bind(build, deployment.endpoint)
 
 
 class RayEngine:
     """The driver of ``weir serve --engine ray`` (see the module's documentation)."""
 
-    def __init__(
-        self, ws: Workspace, build: AppBuilder, *, address: str | None = None, poll_interval: float = 1.0
-    ) -> None:
+    def __init__(self, ws: Workspace, *, address: str | None = None, poll_interval: float = 1.0) -> None:
         self.ws = ws
-        self.build = build
         self.address = address
         self.poll_interval = poll_interval
-        self.deployed: dict[str, AppSpec] = {}
-        self.failed: dict[str, tuple[AppSpec, float]] = {}
-        self._replicas: dict[str, dict[str, int]] = {}
+        self.applied: dict[str, Any] | None = None
+        self._statuses: dict[str, str] = {}
         self._stop = threading.Event()
+        self._last_error = 0.0
 
     def run(self, *, allow_unauthenticated: bool = False) -> None:
         """Connect (or start a local Ray), deploy every endpoint, follow changes until interrupted."""
         check_exposure(self.ws, allow_unauthenticated)
-        self.start()
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
-            while True:
+            self.start()
+            while not self._stop.is_set():
                 try:
                     self.sync()
                 except Exception:  # the database or Ray may be briefly away: the applications keep serving
-                    logger.exception("following the deployments failed; Ray keeps serving the last ones applied")
-                if self._stop.wait(self.poll_interval):
-                    break
+                    if time.monotonic() - self._last_error > ERROR_LOG_INTERVAL:
+                        self._last_error = time.monotonic()
+                        logger.exception("following the deployments failed; Ray keeps serving the last ones applied")
+                self._stop.wait(self.poll_interval)
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
@@ -158,97 +140,94 @@ class RayEngine:
         import ray
 
         settings = self.ws.settings
-        try:
-            ray.init(address=self.address, namespace="weir", include_dashboard=False, logging_level=logging.WARNING)
-        except ConnectionError as exc:
+        try:  # "local" starts a Ray for this command, never attaching to one found on the machine
+            address = self.address or "local"
+            ray.init(address=address, namespace="weir", include_dashboard=False, logging_level=logging.WARNING)
+        except (ConnectionError, RuntimeError) as exc:
             raise ConfigError(
-                f"Cannot reach the Ray cluster at {self.address}: {exc}. Start one (`ray start --head`) "
-                "or leave out --address to run a local one."
+                f"Cannot use the Ray cluster at {self.address or 'local'}: {exc}. Check the address (`ray status`), "
+                "and give this process the cluster's RAY_AUTH_TOKEN when it uses token authentication."
             ) from exc
         serve.start(
             http_options={"host": settings.host, "port": settings.port},
             logging_config={"enable_access_log": False, "log_level": settings.log_level},
         )
-        running = serve.status().applications
-        for name, app in running.items():  # applications left by an earlier driver of this cluster
-            if DEPLOYMENT_NAME in app.deployments and name not in self.deployed:
-                self.deployed[name] = AppSpec(name, Scaling(max_replicas=0))  # redeployed at once
+        http = _client().http_config
+        if (http.host, http.port) != (settings.host, settings.port):
+            raise ConfigError(
+                f"Ray Serve already listens on {http.host}:{http.port} on this cluster, not {settings.host}:"
+                f"{settings.port}: use those (--host, --port), or restart Serve (`serve shutdown`)."
+            )
         logger.info(
-            "Ray Serve on %s, HTTP on %s:%d; endpoints at http://%s:%d/{endpoint}/",
+            "Ray Serve on %s; endpoints at http://%s:%d/{endpoint}/",
             self.address or "a local Ray",
-            settings.host,
-            settings.port,
             settings.host,
             settings.port,
         )
 
-    def sync(self) -> list[str]:
-        """Bring the Ray applications in line with the deployments; returns what changed."""
-        changed = []
-        wanted = {d.endpoint: d for d in self.ws.deployments.list_deployments()}
-        for endpoint, deployment in wanted.items():
-            spec = app_spec(deployment)
-            failed = self.failed.get(endpoint)
-            if self.deployed.get(endpoint) == spec or (
-                failed is not None and failed[0] == spec and time.monotonic() - failed[1] < RETRY_FAILED_SECONDS
-            ):
-                continue
-            if self.deploy(spec):
-                changed.append(f"deployed {endpoint}")
-        for endpoint in sorted(set(self.deployed) - set(wanted)):
-            serve.delete(endpoint)
-            del self.deployed[endpoint]
-            self._replicas.pop(endpoint, None)
-            logger.info("deleted the application of %s (its deployment is gone)", endpoint)
-            changed.append(f"deleted {endpoint}")
-        self._report_replicas()
+    def config(self) -> dict[str, Any]:
+        """The Serve configuration the deployments call for."""
+        settings = self.ws.settings
+        environment = settings.environment()
+        applications = [
+            application_config(d.endpoint, Scaling.from_options(d.options, endpoint=d.endpoint), environment)
+            for d in self.ws.deployments.list_deployments()
+        ]
+        return serve_config(applications, host=settings.host, port=settings.port, log_level=settings.log_level)
+
+    def sync(self) -> bool:
+        """Apply the configuration if the deployments changed it (Ray does the rest); report statuses."""
+        from ray.serve.schema import ServeDeploySchema
+
+        config = self.config()
+        changed = config != self.applied
+        if changed:
+            _client().deploy_apps(ServeDeploySchema.model_validate(config))
+            before = {a["name"] for a in (self.applied or {}).get("applications", [])}
+            now = {a["name"] for a in config["applications"]}
+            logger.info(
+                "applied the Serve config: %d endpoint(s)%s%s",
+                len(now),
+                f", new: {', '.join(sorted(now - before))}" if now - before else "",
+                f", deleted: {', '.join(sorted(before - now))}" if before - now else "",
+            )
+            self.applied = config
+        self._report()
         return changed
 
-    def deploy(self, spec: AppSpec) -> bool:
-        try:
-            serve.run(
-                application(self.build, self.ws.settings, spec),
-                name=spec.endpoint,
-                route_prefix=f"/{spec.endpoint}",
-                logging_config={"enable_access_log": False, "log_level": self.ws.settings.log_level},
-            )
-        except Exception as exc:  # Ray reports a failed deployment as a RuntimeError with the replica's error
-            self.failed[spec.endpoint] = (spec, time.monotonic())
-            logger.error(
-                "endpoint %s could not be deployed on Ray (retried in %d s, or on its next change): %s",
-                spec.endpoint,
-                RETRY_FAILED_SECONDS,
-                exc,
-            )
-            return False
-        self.failed.pop(spec.endpoint, None)
-        self.deployed[spec.endpoint] = spec
-        logger.info("endpoint %s on Ray Serve at /%s: %s", spec.endpoint, spec.endpoint, spec.scaling.describe())
-        return True
-
-    def replicas(self) -> dict[str, dict[str, int]]:
-        """Replica states of weir's applications, by endpoint (``{"RUNNING": 2}``)."""
+    def statuses(self) -> dict[str, dict[str, Any]]:
+        """Each endpoint's application status and replica states, as Ray reports them."""
         out = {}
+        names = {a["name"] for a in (self.applied or {}).get("applications", [])}
         for name, app in serve.status().applications.items():
-            if name in self.deployed and DEPLOYMENT_NAME in app.deployments:
+            if name in names and DEPLOYMENT_NAME in app.deployments:
                 states = app.deployments[DEPLOYMENT_NAME].replica_states
-                out[name] = {str(getattr(k, "value", k)): v for k, v in states.items()}
+                out[name] = {
+                    "status": str(getattr(app.status, "value", app.status)),
+                    "message": app.message,
+                    "replicas": {str(getattr(k, "value", k)): v for k, v in states.items()},
+                }
         return out
 
-    def _report_replicas(self) -> None:
-        now = self.replicas()
-        for endpoint, states in now.items():
-            if self._replicas.get(endpoint) != states:
-                logger.info("endpoint %s replicas: %s", endpoint, ", ".join(f"{n} {s}" for s, n in states.items()))
-        self._replicas = now
+    def _report(self) -> None:
+        for endpoint, status in self.statuses().items():
+            line = f"{status['status']}, replicas: {status['replicas']}"
+            if self._statuses.get(endpoint) != line:
+                failed = status["status"] == "DEPLOY_FAILED"
+                logger.log(logging.ERROR if failed else logging.INFO, "endpoint %s: %s", endpoint, line)
+                if failed:
+                    logger.error("endpoint %s failed to deploy: %s", endpoint, status["message"])
+                self._statuses[endpoint] = line
 
     def stop(self) -> None:
         import ray
 
-        for endpoint in list(self.deployed):
-            try:
-                serve.delete(endpoint)
-            except Exception as exc:  # the cluster may be gone already
-                logger.warning("could not delete the application of %s: %s", endpoint, exc)
-        self.deployed.clear()
+        if not ray.is_initialized():
+            return
+        names = [a["name"] for a in (self.applied or {}).get("applications", [])]
+        try:
+            _client().delete_apps(names, blocking=True)
+        except Exception as exc:  # the cluster may be gone already
+            logger.warning("could not delete the applications %s: %s", names, exc)
+        self.applied = None
         ray.shutdown()

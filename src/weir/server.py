@@ -94,19 +94,13 @@ def run(ws: Workspace, *, workers: int = 1, allow_unauthenticated: bool = False)
     shutil.rmtree(metrics, ignore_errors=True)
     metrics.mkdir(parents=True)
     os.environ[METRICS_VARIABLE] = str(metrics)
-    _export(settings)
+    os.environ.update(settings.environment())
     uvicorn.run("weir.app:worker_app", factory=True, workers=workers, **options)
 
 
 def metrics_folder(settings: Settings) -> Path:
     """Where the workers of ``weir serve --workers N`` share their Prometheus samples."""
     return settings.home / "run" / "metrics"
-
-
-def _export(settings: Settings) -> None:
-    for name, value in vars(settings).items():
-        if value is not None:
-            os.environ[f"WEIR_{name.upper()}"] = str(value)
 
 
 def pin_threads() -> None:

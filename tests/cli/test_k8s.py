@@ -113,6 +113,19 @@ def test_the_rayservice_has_valid_pods_and_a_serve_config_ray_accepts(tmp_path: 
     ]
     with pytest.raises(ValidationError, match="needs --endpoints"):
         render(ray_endpoints=[])
+    with pytest.raises(ValidationError, match="0 <= MIN <= MAX"):
+        render(ray_endpoints=["churn"], ray_workers=(3, 2))
+    for wrong, needle in (
+        (["--endpoints", "bad name!"], "Endpoint name"),
+        (["--ray-workers", "1,2"], "for --engine ray"),
+    ):
+        bad = CliRunner().invoke(
+            app,
+            ["--home", str(tmp_path / "ws"), "k8s", "render", "--out", str(tmp_path / "x"), *wrong]
+            + (["--engine", "ray"] if wrong[0] == "--endpoints" else []),
+            obj=CliState(connect=weir.connect),
+        )
+        assert isinstance(bad.exception, ValidationError) and needle in bad.exception.message
 
 
 def test_ray_application_builds_an_endpoint_from_the_environment_settings(tmp_path: Path) -> None:

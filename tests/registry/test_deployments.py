@@ -10,7 +10,6 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 from weir.app import Workspace
-from weir.registry import Scaling
 from weir.errors import (
     AliasNotFoundError,
     ConflictError,
@@ -19,6 +18,7 @@ from weir.errors import (
     ValidationError,
     VersionNotFoundError,
 )
+from weir.registry import Scaling
 
 
 @pytest.fixture

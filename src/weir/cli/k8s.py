@@ -22,6 +22,7 @@ import typer
 from weir.cli.context import console
 from weir.cli.k8s_ray import render_rayservice
 from weir.errors import ValidationError
+from weir.store.prediction_record import check_endpoint
 
 app = typer.Typer(help="Kubernetes manifests for weir serve.", no_args_is_help=True)
 NAME = "weir"
@@ -47,8 +48,10 @@ def render(
     """The manifests as dictionaries (see the module docstring); with ``ray_endpoints``, a ConfigMap and a
     KubeRay RayService serving those endpoints instead of the Deployment, Service and autoscaler."""
     _check(namespace, replicas, hpa, workers)
-    if ray_endpoints is not None and (not ray_endpoints or not 0 <= ray_workers[0] <= ray_workers[1] or ray_workers[1] < 1):
-        raise ValidationError("--engine ray needs --endpoints (one or more) and --ray-workers MIN,MAX with MIN <= MAX.")
+    if ray_endpoints is not None and not ray_endpoints:
+        raise ValidationError("--engine ray needs --endpoints: the endpoints to serve, such as churn,fraud.")
+    if not 0 <= ray_workers[0] <= ray_workers[1] or ray_workers[1] < 1:
+        raise ValidationError(f"--ray-workers {ray_workers[0]},{ray_workers[1]}: need 0 <= MIN <= MAX and MAX >= 1.")
     labels = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/component": "serve"}
     meta = {"name": NAME, "namespace": namespace, "labels": labels}
     settings = {
@@ -209,19 +212,19 @@ def render_command(
     endpoints: Annotated[
         str | None, typer.Option(help="With --engine ray: the endpoints served, e.g. churn,fraud.")
     ] = None,
-    ray_workers: Annotated[str, typer.Option(help="With --engine ray: Ray worker pods, MIN,MAX.")] = "1,4",
+    ray_workers: Annotated[str | None, typer.Option(help="With --engine ray: Ray worker pods, MIN,MAX (1,4).")] = None,
 ) -> None:
     """Write Kubernetes manifests (ConfigMap, Deployment with V2 health probes, Service, HPA; or a RayService)."""
     if engine not in ("embedded", "ray"):
         raise ValidationError(f"--engine {engine!r}: use embedded or ray.", field="engine")
-    low, _, high = ray_workers.partition(",")
+    low, _, high = (ray_workers or "1,4").partition(",")
     if not (low.strip().isdigit() and high.strip().isdigit()):
         raise ValidationError(f"--ray-workers {ray_workers!r} must be MIN,MAX such as 1,4.", field="ray_workers")
     ray_endpoints = None
     if engine == "ray":
-        ray_endpoints = [e.strip() for e in (endpoints or "").split(",") if e.strip()]
-    elif endpoints is not None:
-        raise ValidationError("--endpoints is for --engine ray.", field="endpoints")
+        ray_endpoints = [check_endpoint(e.strip()) for e in (endpoints or "").split(",") if e.strip()]
+    elif endpoints is not None or ray_workers is not None:
+        raise ValidationError("--endpoints and --ray-workers are for --engine ray.", field="engine")
     docs = render(
         namespace=namespace,
         replicas=replicas,

@@ -13,23 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from weir.serving.ray_config import application_config, serve_config
+
 SERVE_PORT = 8000
-
-
-def serve_config(endpoints: list[str]) -> dict[str, Any]:
-    """Ray Serve's declarative config (the schema of ``serve deploy``), one application per endpoint."""
-    return {
-        "http_options": {"host": "0.0.0.0", "port": SERVE_PORT},
-        "applications": [
-            {
-                "name": endpoint,
-                "route_prefix": f"/{endpoint}",
-                "import_path": "weir.app:ray_application",
-                "args": {"endpoint": endpoint},
-            }
-            for endpoint in endpoints
-        ],
-    }
 
 
 def render_rayservice(
@@ -66,7 +52,10 @@ def render_rayservice(
         "kind": "RayService",
         "metadata": meta,
         "spec": {
-            "serveConfigV2": json.dumps(serve_config(endpoints), indent=2),  # JSON is YAML
+            # JSON is YAML; scaling comes from each deployment's options when its application is built
+            "serveConfigV2": json.dumps(
+                serve_config([application_config(e) for e in endpoints], host="0.0.0.0", port=SERVE_PORT), indent=2
+            ),
             "rayClusterConfig": {
                 "rayVersion": ray_version,
                 "enableInTreeAutoscaling": True,
