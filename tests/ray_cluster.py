@@ -41,7 +41,8 @@ def ray_head(binary: str, cpus: int = 4) -> Iterator[RayCluster]:
     """A head node on loopback with token authentication, stopped (with all it started) on exit."""
     port = free_port()
     temp = Path(tempfile.mkdtemp(prefix="wray-"))  # short: Ray's socket paths live below it
-    env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16), "RAY_USAGE_STATS_ENABLED": "0"}
+    token = os.environ.get("RAY_AUTH_TOKEN") or secrets.token_hex(16)  # the session's (conftest.py), if set
+    env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token, "RAY_USAGE_STATS_ENABLED": "0"}
     command = [binary, "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", str(port)]
     command += ["--num-cpus", str(cpus), "--include-dashboard", "false", "--disable-usage-stats"]
     command += ["--object-store-memory", str(200 * 2**20), "--temp-dir", str(temp)]

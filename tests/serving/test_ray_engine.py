@@ -117,10 +117,7 @@ def served(cluster: RayCluster, tmp_path_factory: pytest.TempPathFactory) -> Ite
         command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **cluster.env}, start_new_session=True
     )
     running = RayWeir(home, f"http://127.0.0.1:{port}", token, cluster, process, X, models)
-    monkey = pytest.MonkeyPatch()
-    for name, value in cluster.env.items():  # before Ray is imported: it reads its token once
-        monkey.setenv(name, value)
-    import ray
+    import ray  # this process uses the cluster's token: conftest.py set it before Ray was imported
 
     try:
         deadline = time.monotonic() + 120
@@ -137,7 +134,6 @@ def served(cluster: RayCluster, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield running
     finally:
         ray.shutdown()
-        monkey.undo()
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
         log.close()
