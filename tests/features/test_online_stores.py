@@ -188,6 +188,22 @@ def test_summary_counts_the_values_of_one_view_and_finds_the_newest_event(store:
     assert store.summary("a") == ViewSummary(0, None)
 
 
+def test_summary_stays_exact_under_concurrent_writers_and_deletes(store: OnlineStore) -> None:
+    """Several writers storing overlapping keys, out of order: the count is the distinct keys held, the newest
+    the largest event stored; deleting the view empties it, and it counts again from scratch."""
+    rng = random.Random(7)
+    batches = [[row(rng.randrange(300), rng.randrange(1_000)) for _ in range(200)] for _ in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda batch: store.write("c", batch), batches))
+    keys = {r.key for batch in batches for r in batch}
+    newest = max(r.event_us for batch in batches for r in batch)
+    assert store.summary("c") == ViewSummary(len(keys), newest)
+    assert store.delete_view("c") == len(keys)
+    assert store.summary("c") == ViewSummary(0, None)
+    store.write("c", [row(1, 3)])
+    assert store.summary("c") == ViewSummary(1, T0 + 3)
+
+
 @pytest.mark.parametrize("names", [("v", "v:w"), ("v*", "vx"), ("v?", "vx"), ("v[x]", "vx"), ("v\\", "v")])
 def test_view_names_are_taken_literally(store: OnlineStore, names: tuple[str, str]) -> None:
     """Names that look like separators or glob patterns neither match nor delete other views."""

@@ -4,19 +4,29 @@ services with the training frames built from them, and each feature's reference 
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from weir.errors import StoreUnavailableError
 from weir.features import FeatureStore
 from weir.features.definitions import group_refs
 from weir.types import JSONDict
 
+logger = logging.getLogger(__name__)
+
 
 def freshness(store: FeatureStore, view: str, online: bool, now: datetime) -> dict[str, Any]:
-    """The view's watermark and what it holds online (nothing is read for an offline-only view)."""
+    """The view's watermark and what it holds online (nothing is read for an offline-only view); when the
+    online store does not answer, ``unavailable`` holds why, and the page shows the rest."""
     if not online:
         return {"watermark": None, "values": None, "newest": None, "age": None}
-    held = store.online.summary(view)
+    try:
+        held = store.online.summary(view)
+    except StoreUnavailableError as exc:
+        logger.warning("Online freshness of view %r unavailable: %s", view, exc)
+        watermark = store.catalog.watermark(view)
+        return {"watermark": watermark, "values": None, "newest": None, "age": None, "unavailable": exc.message}
     newest = None if held.newest_event_us is None else datetime.fromtimestamp(held.newest_event_us / 1e6, UTC)
     return {
         "watermark": store.catalog.watermark(view),

@@ -1,6 +1,10 @@
 """The shared online store on Redis: one hash per (view, entity key) holding the event time ``e``, the
 created time ``c`` and the value ``v``. Ordered writes run as one Lua script per batch, so the
 compare-and-set is atomic even with several writers.
+
+Each view also has a summary hash (``<prefix>:<view>:#summary``: ``n`` values held, ``e`` the newest event
+time) that the same scripts keep up to date as they store and delete values, so :meth:`summary` is one
+lookup however large the view is.
 """
 
 from __future__ import annotations
@@ -13,19 +17,37 @@ from typing import Any
 from weir.errors import StoreUnavailableError, ValidationError
 from weir.features.online.base import OnlineRow, StoredValue, ViewSummary
 
+# KEYS[1] is the view's summary hash, KEYS[2..] the values' hashes; ARGV holds (event, created, value)
+# per value. Event times only grow per key, so the view's newest is the largest ever stored.
 _WRITE = """
-local n = 0
-for i = 1, #KEYS do
-  local e = tonumber(ARGV[3 * i - 2])
-  local c = tonumber(ARGV[3 * i - 1])
+local n, added, newest = 0, 0, nil
+for i = 2, #KEYS do
+  local j = i - 1
+  local e = tonumber(ARGV[3 * j - 2])
+  local c = tonumber(ARGV[3 * j - 1])
   local cur = redis.call('HMGET', KEYS[i], 'e', 'c')
   local ce = tonumber(cur[1])
   if (not ce) or e > ce or (e == ce and c >= tonumber(cur[2])) then
-    redis.call('HSET', KEYS[i], 'e', ARGV[3 * i - 2], 'c', ARGV[3 * i - 1], 'v', ARGV[3 * i])
+    redis.call('HSET', KEYS[i], 'e', ARGV[3 * j - 2], 'c', ARGV[3 * j - 1], 'v', ARGV[3 * j])
     n = n + 1
+    if not ce then added = added + 1 end
+    if (not newest) or e > tonumber(ARGV[newest]) then newest = 3 * j - 2 end
   end
 end
+if added > 0 then redis.call('HINCRBY', KEYS[1], 'n', added) end
+if newest then
+  local held = tonumber(redis.call('HGET', KEYS[1], 'e'))
+  if (not held) or tonumber(ARGV[newest]) > held then redis.call('HSET', KEYS[1], 'e', ARGV[newest]) end
+end
 return n
+"""
+# KEYS[1] is the view's summary hash, KEYS[2..] values to remove; an emptied view's summary goes with them.
+_DELETE = """
+local removed = 0
+if #KEYS > 1 then removed = redis.call('DEL', unpack(KEYS, 2)) end
+local left = tonumber(redis.call('HGET', KEYS[1], 'n') or 0) - removed
+if left > 0 then redis.call('HSET', KEYS[1], 'n', left) else redis.call('DEL', KEYS[1]) end
+return removed
 """
 _BATCH = 1000
 
@@ -46,9 +68,14 @@ class RedisOnlineStore:
         except redis.RedisError as exc:
             raise StoreUnavailableError(f"Online store {url} does not answer: {exc}") from exc
         self._script = self.client.register_script(_WRITE)
+        self._delete = self.client.register_script(_DELETE)
 
     def _key(self, view: str, key: bytes) -> bytes:
         return self.prefix + b":" + view.encode() + b":" + key
+
+    def _summary_key(self, view: str) -> bytes:
+        # Encoded keys start with '[', so no view's value matches this name, nor its pattern.
+        return self.prefix + b":" + view.encode() + b":#summary"
 
     @contextlib.contextmanager
     def _answering(self) -> Iterator[None]:
@@ -68,7 +95,8 @@ class RedisOnlineStore:
             args: list[Any] = []
             for r in chunk:
                 args += [r.event_us, r.created_us, r.value]
-            written += int(self._script(keys=[self._key(view, r.key) for r in chunk], args=args))
+            keys = [self._summary_key(view)] + [self._key(view, r.key) for r in chunk]
+            written += int(self._script(keys=keys, args=args))
         return written
 
     def read(self, view: str, keys: Sequence[bytes]) -> list[StoredValue | None]:
@@ -101,33 +129,17 @@ class RedisOnlineStore:
         for key in self.client.scan_iter(match=self._pattern(view), count=1000):
             batch.append(key)
             if len(batch) >= _BATCH:
-                removed += self.client.delete(*batch)
+                removed += int(self._delete(keys=[self._summary_key(view), *batch]))
                 batch = []
-        if batch:
-            removed += self.client.delete(*batch)
+        removed += int(self._delete(keys=[self._summary_key(view), *batch]))
         return removed
 
     def summary(self, view: str) -> ViewSummary:
-        """A scan of the view's keys (linear in its size: for the dashboard, not for serving)."""
+        """One lookup of the view's summary hash (kept by the write and delete scripts)."""
         with self._answering():
-            count, newest = 0, None
-            batch: list[bytes] = []
-            for key in self.client.scan_iter(match=self._pattern(view), count=1000):
-                batch.append(key)
-                if len(batch) >= _BATCH:
-                    count, newest = self._newest(batch, count, newest)
-                    batch = []
-            count, newest = self._newest(batch, count, newest)
-        return ViewSummary(count, newest)
-
-    def _newest(self, keys: list[bytes], count: int, newest: int | None) -> tuple[int, int | None]:
-        pipe = self.client.pipeline(transaction=False)
-        for key in keys:
-            pipe.hget(key, "e")
-        for e in pipe.execute() if keys else []:
-            if e is not None:
-                count, newest = count + 1, int(e) if newest is None else max(newest, int(e))
-        return count, newest
+            n, e = self.client.hmget(self._summary_key(view), "n", "e")
+        count = int(n or 0)
+        return ViewSummary(count, int(e) if count and e is not None else None)
 
     def close(self) -> None:
         self.client.close()
