@@ -63,7 +63,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningSe
         ws.models.set_alias("churn", "challenger", 2, reason="passed the gate")
         ws.deployments.deploy("churn", "churn@champion")
         ws.rollouts.start("churn", "churn/2", {"steps": [20, 100]})
+        ws.models.add_validation(v2.ref, "legacy", passed=False, evidence=LEGACY)
         watch(ws, home)
+        served(ws)
         estimate(ws)
         tokens = {
             "deployer": ws.tokens.create("deployer", ["read", "deploy"])[1],
@@ -95,6 +97,43 @@ def watch(ws: weir.Workspace, home: Path) -> None:
     ws.monitors.run("churn-drift")
     ws.monitors.run("churn-drift")
 
+
+# Traffic of "churn" half an hour ago, besides the 300 primary rows (latency 0) that ``watch`` logs now:
+# primary rows with known latencies (every tenth failed), canary rows, and shadow rows that are slow (they
+# are copies of requests, so they must not count as requests, errors or latency).
+PRIMARY_MS = [float(i) for i in range(1, 101)]
+FAILED = set(range(0, 100, 10))
+CANARY_MS = [5.0] * 20
+SHADOW_MS = [1000.0] * 50
+
+
+def served(ws: weir.Workspace) -> None:
+    log = PredictionLog(ws.settings.prediction_log)
+    at = datetime.now(UTC) - timedelta(minutes=30)
+    rows = []
+    for route, latencies in (("primary", PRIMARY_MS), ("canary", CANARY_MS), ("shadow", SHADOW_MS)):
+        for i, ms in enumerate(latencies):
+            failed = route == "primary" and i in FAILED
+            outputs: dict[str, str | int] = {"error": "boom"} if failed else {"prediction": 1}
+            rows.append(
+                PredictionRecord(f"{route}-{i}", at, "churn", "churn", 1, route, {"x": 0.0}, outputs, latency_ms=ms)
+            )
+    log.append(rows)
+
+
+def expected_traffic() -> tuple[str, str, str]:
+    """The overview's request rate, error rate and p99 for "churn": primary and canary rows only."""
+    answered = [0.0] * 300 + [ms for i, ms in enumerate(PRIMARY_MS) if i not in FAILED] + CANARY_MS
+    requests = 300 + len(PRIMARY_MS) + len(CANARY_MS)
+    return (
+        f"{requests / 60:.1f}",
+        f"{100 * len(FAILED) / requests:.2f} %",
+        f"{float(np.percentile(answered, 99)):.2f} ms",
+    )
+
+
+# A record written by hand: a check without a name, and paired evidence without the confidence.
+LEGACY = {"checks": [{"passed": False, "evidence": {"improvement": -0.01, "ci_low": -0.03, "ci_high": 0.01}}]}
 
 GATE = {
     "checks": [
@@ -223,6 +262,10 @@ def test_every_page_loads_and_draws(
         page.screenshot(path=str(shots / f"{path.strip('/').replace('/', '-') or 'ui'}.png"), full_page=True)
     page.goto("/ui/")
     assert "churn@champion" in page.inner_text("#deployments") and "churn/2" in page.inner_text("#deployments")
+    churn = page.locator('#deployments tr[data-endpoint="churn"]')
+    figures = tuple(churn.locator(f"td.{c}").inner_text().strip() for c in ("rate", "errors", "p99"))
+    assert figures == expected_traffic()  # shadow rows neither requests, errors nor latency
+    assert churn.locator("td.routes").inner_text() == "canary 20, primary 400, shadow 50"
     page.goto("/ui/rollouts/1")
     assert page.locator("#weights rect.bar").count() >= 1  # the chart has its data points
     page.goto("/ui/monitors/churn-drift")
@@ -284,9 +327,11 @@ def test_the_version_page_draws_lineage_evidence_aliases_and_the_verified_audit_
     assert page.locator("#lineage-graph line.edge").count() == page.locator("#lineage-graph g.node").count() - 1
     assert "churn_features v1" in (page.text_content("#lineage-graph") or "")
     checks = page.inner_text("#validations")
-    assert "+0.08" in checks and "[0.04, 0.12] at 95 %" in checks
-    assert page.locator("#validations svg.forest line.ci").count() == 2  # the two paired checks
-    assert page.locator("#validations svg.forest circle.difference").count() == 2
+    assert "+0.08" in checks and "[0.04, 0.12] one-sided bounds at 95 % (a 90 % interval)" in checks
+    assert page.locator("#validations svg.forest line.ci").count() == 3  # the gate's two paired checks, and one
+    assert page.locator("#validations svg.forest circle.difference").count() == 3
+    # the hand-written record: its check named by position, its bounds without a confidence said so
+    assert "check 1" in checks and "[-0.03, 0.01] bootstrap bounds" in checks
     lanes = page.locator("#alias-timeline rect.segment")
     assert lanes.count() == 2  # champion -> 1 and challenger -> 2
     timeline = page.text_content("#alias-timeline") or ""
@@ -308,7 +353,8 @@ def test_the_features_pages_show_versions_freshness_and_reference_profiles(
     view = page.inner_text('#views tr[data-view="customer_stats"]')
     assert "v1" in view and "2026-01-31 00:00" in view and f"{CUSTOMERS:,}" in view  # watermark, values online
     assert "2026-01-09 07:00" in view  # the newest value's event time: the last hour of the data
-    assert "1" in page.inner_text('#services tr[data-service="churn_features"]')
+    service = page.inner_text('#services tr[data-service="churn_features"]')
+    assert "v1" in service and "customer_stats" in service and f"{CUSTOMERS:,} rows" in service
     data = page.request.get("/ui/features/data.json").json()
     assert data["views"][0]["freshness"]["values"] == CUSTOMERS
     assert data["services"][0]["newest_frame"]["rows"] == CUSTOMERS

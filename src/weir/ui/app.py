@@ -34,8 +34,8 @@ from weir.ui import features as feature_pages
 from weir.ui.charts import drift_heatmap, estimated_bands, performance_lines
 from weir.ui.evidence import evidence_rows
 from weir.ui.lineage import lineage_graph
-from weir.ui.stats import traffic
 from weir.ui.timeline import alias_timeline
+from weir.ui.traffic import traffic
 
 if TYPE_CHECKING:  # the server passes its Auth in (the ui and api adapters do not import each other)
     from weir.api.auth import Auth
