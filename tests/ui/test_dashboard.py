@@ -448,12 +448,27 @@ def test_an_edited_audit_entry_shows_as_a_broken_chain(
         edit = audit_log.update().where(audit_log.c.seq == first.seq)
         with ws.models.db.write() as conn:
             conn.execute(edit.values(actor="mallory"))
+        broken = f"entry {first.seq} (version.register model:churn/1) was modified"
         try:
             page.goto("/ui/models/churn/1")
+            page.click("#verify-now")  # an older entry edited: found when the page asks for a fresh walk
             status = page.inner_text("#audit-status")
-            assert "BROKEN" in status and f"entry {first.seq} (version.register model:churn/1) was modified" in status
+            assert "BROKEN" in status and broken in status
+            assert not page.request.get("/ui/models/churn/1/data.json?verify=1").json()["audit_verification"]["ok"]
         finally:
             with ws.models.db.write() as conn:
                 conn.execute(edit.values(actor=first.actor))
-    page.goto("/ui/models/churn/1")
+        page.goto("/ui/models/churn/1?verify=1")
+        assert "Hash chain intact" in page.inner_text("#audit-status")
+        with ws.models.db.write() as conn:
+            conn.execute(edit.values(actor="mallory"))
+        try:  # a new entry moves the head: the next load walks the chain again, without being asked
+            ws.models.add_validation("churn/1", "audit-probe", passed=True)
+            page.goto("/ui/models/churn/1")
+            status = page.inner_text("#audit-status")
+            assert "BROKEN" in status and broken in status
+        finally:
+            with ws.models.db.write() as conn:
+                conn.execute(edit.values(actor=first.actor))
+    page.goto("/ui/models/churn/1?verify=1")
     assert "Hash chain intact" in page.inner_text("#audit-status")

@@ -156,6 +156,12 @@ class AuditLog:
                 yield AuditEntry(**row._mapping)
             last = rows[-1].seq
 
+    def head(self) -> tuple[int, str]:
+        """The newest entry's sequence number and hash, as the head records them (one row: cheap)."""
+        with self.db.read() as conn:
+            head = conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).one()
+        return int(head.seq), str(head.hash)
+
     def verify(self) -> AuditReport:
         """Walk the whole chain; report every edited, deleted or reordered entry."""
         report = AuditReport()

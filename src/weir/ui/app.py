@@ -31,6 +31,7 @@ from weir.store import PredictionLog
 from weir.training.rollouts import Rollouts
 from weir.types import json_ready
 from weir.ui import features as feature_pages
+from weir.ui.audit_check import AuditCheck
 from weir.ui.charts import drift_heatmap, estimated_bands, performance_lines
 from weir.ui.evidence import evidence_rows
 from weir.ui.lineage import lineage_graph
@@ -96,6 +97,7 @@ class _Dashboard:
     ) -> None:
         self.registry, self.deployments, self.rollouts, self.monitors = registry, deployments, rollouts, monitors
         self.log, self.auth, self.features = log, auth, features
+        self.audit_check = AuditCheck(registry.audit)
         self.templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape())
         self.templates.filters["chart_svg"] = lambda chart: Markup(chart_svg(chart, width=300, height=150))
 
@@ -160,7 +162,7 @@ class _Dashboard:
                 "history": history,
                 "timeline": alias_timeline(history),
                 "audit": self._model_audit(version.model),
-                "verified": self.registry.audit.verify(),
+                "verified": self.audit_check.verified(force=_forced(request)),
             }
 
         return self.render(request, "version.html", user=user, **await run_in_threadpool(gather))
@@ -176,7 +178,7 @@ class _Dashboard:
                 "validations": [r.to_dict() for r in self.registry.validations(ref)],
                 "alias_history": [m.to_dict() for m in self.registry.alias_history(version.model)],
                 "audit": [e.to_dict() for e in self._model_audit(version.model)],
-                "audit_verification": self.registry.audit.verify().to_dict(),
+                "audit_verification": _verification(self.audit_check.verified(force=_forced(request))),
             }
 
         return _json(await run_in_threadpool(gather))
@@ -317,6 +319,15 @@ class _Dashboard:
 
 def _json(body: Any) -> Response:
     return Response(orjson.dumps(json_ready(body)), media_type="application/json")
+
+
+def _forced(request: Request) -> bool:
+    """``?verify=1``: walk the audit chain now instead of reusing a recent walk."""
+    return request.query_params.get("verify") == "1"
+
+
+def _verification(found: Any) -> dict[str, Any]:
+    return {**found.report.to_dict(), "verified_at": found.at.isoformat(), "cached": found.cached}
 
 
 def _now() -> datetime:
