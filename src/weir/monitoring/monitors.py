@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,9 +26,10 @@ from weir.errors import NotFoundError, ValidationError
 from weir.events import DriftDetected, EventBus
 from weir.monitoring.alerts import AlertPolicy
 from weir.monitoring.cbpe import CBPE
-from weir.monitoring.data_drift import DataDriftDetector, DataDriftResult
+from weir.monitoring.data_drift import DataDriftDetector
+from weir.monitoring.monitor_runs import MonitorRun, performance_over_time, read_points, read_run, read_runs
 from weir.monitoring.monitor_spec import MonitorSpec
-from weir.monitoring.performance import metric_names, performance
+from weir.monitoring.performance import metric_names, performance, typed_like
 from weir.monitoring.report import distributions
 from weir.store import Database, PredictionLog
 from weir.store.schema import monitor_points, monitor_runs, monitors
@@ -40,35 +40,6 @@ logger = logging.getLogger(__name__)
 INPUT, OUTPUT = "input.", "output."
 MAX_LOOKBACK = timedelta(days=366)
 MIN_ESTIMATION_ROWS = 100
-
-
-@dataclass(frozen=True)
-class MonitorRun:
-    monitor: str
-    run_id: int
-    ran_at: datetime
-    window_start: datetime | None
-    window_end: datetime | None
-    rows: int
-    status: str  # drift | ok | no data
-    alerted: bool
-    summary: JSONDict
-    drift: DataDriftResult | None
-    reference: pd.DataFrame | None = None  # the tested columns, for a report (not stored)
-    current: pd.DataFrame | None = None
-
-    def to_dict(self) -> JSONDict:
-        return {
-            "monitor": self.monitor,
-            "run_id": self.run_id,
-            "ran_at": self.ran_at.isoformat(),
-            "window_start": None if self.window_start is None else self.window_start.isoformat(),
-            "window_end": None if self.window_end is None else self.window_end.isoformat(),
-            "rows": self.rows,
-            "status": self.status,
-            "alerted": self.alerted,
-            "summary": self.summary,
-        }
 
 
 class Monitors:
@@ -225,12 +196,12 @@ class Monitors:
             labels = None
             if spec.task == "classification" and probas:
                 classes = [c.removeprefix(f"{OUTPUT}proba_") for c in probas]
-                labels = _typed_like(classes, rows[prediction])
+                labels = typed_like(classes, rows[prediction])
                 scores = rows[probas].to_numpy(dtype=float)
                 if scores.shape[1] == 2:
                     scores, labels = scores[:, 1], labels
             measured = performance(
-                _typed_like(list(rows["label"]), rows[prediction]),
+                typed_like(list(rows["label"]), rows[prediction]),
                 rows[prediction].to_numpy(),
                 scores,
                 task=spec.task,  # type: ignore[arg-type]
@@ -270,8 +241,8 @@ class Monitors:
             summary["estimation"] = f"needs {MIN_ESTIMATION_ROWS} labelled reference rows, has {len(labelled)}"
             return []
         like = labelled[f"{OUTPUT}prediction"] if f"{OUTPUT}prediction" in labelled else labelled["label"]
-        (positive,) = _typed_like([probas[1].removeprefix(f"{OUTPUT}proba_")], like)
-        truth = np.array([v == positive for v in _typed_like(list(labelled["label"]), like)], dtype=int)
+        (positive,) = typed_like([probas[1].removeprefix(f"{OUTPUT}proba_")], like)
+        truth = np.array([v == positive for v in typed_like(list(labelled["label"]), like)], dtype=int)
         try:  # one chunk: the whole window (the bootstrap resamples the reference with replacement)
             cbpe = CBPE(chunk_size=len(current), n_bootstrap=100).fit(labelled[score].to_numpy(float), truth)
             estimate = cbpe.estimate(current[score].to_numpy(float))
@@ -370,32 +341,15 @@ class Monitors:
 
     # --- reading ---------------------------------------------------------------------------------
 
-    def runs(self, name: str, *, limit: int = 100) -> list[MonitorRun]:
+    def runs(self, name: str, *, limit: int = 100, summary: bool = True) -> list[MonitorRun]:
+        """The newest ``limit`` runs, oldest first (``summary=False``: without their heavy summaries)."""
         self.get(name)
-        with self.db.read() as conn:
-            rows = conn.execute(
-                sa.select(monitor_runs)
-                .where(monitor_runs.c.monitor == name)
-                .order_by(monitor_runs.c.id.desc())
-                .limit(limit)
-            ).all()
-        return [
-            MonitorRun(name, r.id, r.ran_at, r.window_start, r.window_end, r.rows, r.status, r.alerted, r.summary, None)
-            for r in reversed(rows)
-        ]
+        return read_runs(self.db, name, limit=limit, summary=summary)
 
     def get_run(self, name: str, run_id: int) -> MonitorRun:
         """One stored run of a monitor (its summary holds the distributions it compared)."""
         self.get(name)
-        with self.db.read() as conn:
-            r = conn.execute(
-                sa.select(monitor_runs).where(monitor_runs.c.monitor == name, monitor_runs.c.id == run_id)
-            ).first()
-        if r is None:
-            raise NotFoundError(f"Monitor {name!r} has no run {run_id}; `weir monitor history {name}` lists them.")
-        return MonitorRun(
-            name, r.id, r.ran_at, r.window_start, r.window_end, r.rows, r.status, r.alerted, r.summary, None
-        )
+        return read_run(self.db, name, run_id)
 
     def report_html(self, run: MonitorRun, *, title: str) -> str | None:
         """The self-contained HTML report of ``run``: drift per tested column and performance over the
@@ -407,26 +361,11 @@ class Monitors:
         performance = performance_over_time(self.series(run.monitor))
         return drift_report_html(run.drift, run.reference, run.current, title=title, performance=performance)
 
-    def series(self, name: str, series: str | None = None) -> pd.DataFrame:
-        """Every stored point of a monitor (or of one column or metric), oldest first."""
+    def series(self, name: str, series: str | None = None, *, last_runs: int | None = None) -> pd.DataFrame:
+        """The stored points of a monitor (or of one column or metric), oldest first; ``last_runs``: only
+        those of its newest runs."""
         self.get(name)
-        query = sa.select(monitor_points).where(monitor_points.c.monitor == name)
-        if series is not None:
-            query = query.where(monitor_points.c.series == series)
-        with self.db.read() as conn:
-            rows = conn.execute(query.order_by(monitor_points.c.at, monitor_points.c.id)).all()
-        columns = ["at", "kind", "series", "version", "value", "p_value", "threshold", "flagged", "detail"]
-        return pd.DataFrame([{c: getattr(r, c) for c in columns} for r in rows], columns=columns)
-
-
-def performance_over_time(points: pd.DataFrame) -> pd.DataFrame | None:
-    """Stored performance points as one row per run (``window``) and one column per metric (the mean
-    over versions), for the report's chart; None without any."""
-    performance = points[points["kind"] == "performance"]
-    if performance.empty:
-        return None
-    table = performance.pivot_table(index="at", columns="series", values="value", aggfunc="mean")
-    return table.reset_index().rename(columns={"at": "window"})
+        return read_points(self.db, name, series, last_runs=last_runs)
 
 
 def _inputs(frame: pd.DataFrame) -> pd.DataFrame:
@@ -448,18 +387,3 @@ def _drift_point(c: Any) -> JSONDict:
         "flagged": bool(c.drifted),
         "detail": {"test": c.test, "verdict": c.verdict, "n_reference": c.n_reference, "n_current": c.n_current},
     }
-
-
-def _typed_like(values: list[Any], like: pd.Series) -> list[Any]:
-    """Labels (or class names from column names) converted to the predictions' type where they can be."""
-    kind = like.dtype.kind
-    out: list[Any] = []
-    for v in values:
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            out.append(None)
-            continue
-        try:
-            out.append(int(float(v)) if kind in "iub" else float(v) if kind == "f" else v)
-        except (TypeError, ValueError):
-            out.append(v)
-    return out

@@ -245,3 +245,18 @@ def performance_by_window(
         rows.append(row)
     columns = [*groups, "window_start", "window_end", "n_predictions", "n", *names, "reason"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def typed_like(values: list[Any], like: pd.Series) -> list[Any]:
+    """Labels (or class names from column names) converted to the predictions' type where they can be."""
+    kind = like.dtype.kind
+    out: list[Any] = []
+    for v in values:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            out.append(None)
+            continue
+        try:
+            out.append(int(float(v)) if kind in "iub" else float(v) if kind == "f" else v)
+        except (TypeError, ValueError):
+            out.append(v)
+    return out

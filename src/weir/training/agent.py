@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from weir.errors import ConflictError
-from weir.monitoring.monitors import MonitorRun, Monitors
+from weir.monitoring.monitor_runs import MonitorRun
+from weir.monitoring.monitors import Monitors
 from weir.store import Database
 from weir.store.lease import Lease
 from weir.training.rollouts import Rollout, Rollouts

@@ -48,6 +48,7 @@ HERE = Path(__file__).parent
 TOKEN_COOKIE, CSRF_COOKIE = "weir_token", "weir_csrf"
 ACTIONS = {"pause": "pause", "resume": "resume", "promote": "promote_now", "abort": "abort"}
 Page = Callable[[Request], Awaitable[Response]]
+RECENT_RUNS = 100  # a monitor page shows its newest runs
 
 
 def create_ui(
@@ -133,7 +134,7 @@ class _Dashboard:
                 rows.append({"deployment": d, "traffic": traffic(self.log, d.endpoint)})
             watched = []
             for spec in self.monitors.list_monitors():
-                runs = self.monitors.runs(spec.name, limit=50)
+                runs = self.monitors.runs(spec.name, limit=50, summary=False)  # status, alerted, ran_at
                 streak = []  # the latest runs that found drift: an alert raised in them is still open
                 for run in reversed(runs):
                     if run.status != "drift":
@@ -200,16 +201,27 @@ class _Dashboard:
         name = request.path_params["name"]
 
         def gather() -> dict[str, Any]:
-            points = self.monitors.series(name)
-            runs = self.monitors.runs(name)
-            compared = next((r for r in reversed(runs) if r.summary.get("distributions")), None)
+            # The newest runs only, the same ones in the heat-map, the charts and the table; the summaries
+            # (the compared distributions) of the newest run that tested something, and of no other.
+            points = self.monitors.series(name, last_runs=RECENT_RUNS)
+            runs = self.monitors.runs(name, limit=RECENT_RUNS, summary=False)
+            latest = self.monitors.get_run(name, runs[-1].run_id) if runs else None
+            tested = next((r for r in reversed(runs) if r.status != "no data"), None)
+            compared = None
+            if tested is not None:
+                same = latest is not None and latest.run_id == tested.run_id
+                compared = latest if same else self.monitors.get_run(name, tested.run_id)
+            if compared is not None and not compared.summary.get("distributions"):
+                compared = None
             verdicts = {}
             if compared is not None:
-                latest = points[(points["kind"] == "drift") & (points["at"] == compared.ran_at)]
-                verdicts = {str(p["series"]): p for p in latest.to_dict(orient="records")}
+                tests = points[(points["kind"] == "drift") & (points["at"] == compared.ran_at)]
+                verdicts = {str(p["series"]): p for p in tests.to_dict(orient="records")}
             return {
                 "spec": self.monitors.get(name),
                 "runs": runs,
+                "latest": latest,
+                "recent": RECENT_RUNS,
                 "heat": drift_heatmap(points),
                 "lines": performance_lines(points),
                 "compared": compared,
@@ -221,7 +233,9 @@ class _Dashboard:
 
     async def monitor_data(self, request: Request, user: str) -> Response:
         """The points behind the monitor page's charts."""
-        points = await run_in_threadpool(self.monitors.series, request.path_params["name"])
+        points = await run_in_threadpool(
+            lambda: self.monitors.series(request.path_params["name"], last_runs=RECENT_RUNS)
+        )
         body = points.assign(at=points["at"].astype(str)).to_json(orient="records")
         return Response(body, media_type="application/json")
 
