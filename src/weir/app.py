@@ -114,8 +114,9 @@ class Workspace:
             )
         return self._features
 
-    def asgi_app(self) -> Any:
-        """The REST control plane alone (a FastAPI application); :meth:`server_app` adds inference."""
+    def asgi_app(self, auth: Any = None) -> Any:
+        """The REST control plane alone (a FastAPI application); :meth:`server_app` adds inference.
+        ``auth`` checks requests (by default the ``auth`` setting over the tokens)."""
         from weir.api import create_app
 
         return create_app(
@@ -125,6 +126,7 @@ class Workspace:
             tokens=self.tokens,
             features=self.features,
             rollouts=self.rollouts,
+            auth=auth,
         )
 
     def server_app(
@@ -140,7 +142,6 @@ class Workspace:
 
         ``endpoints`` limits inference to those endpoints, and ``control_plane=False`` leaves out the REST
         control plane and the dashboard: what one replica of an elastic engine serves."""
-        from weir.api import create_app
         from weir.api.auth import Auth
         from weir.api.inference import create_server_app
         from weir.serving.metrics import ServingMetrics
@@ -161,15 +162,7 @@ class Workspace:
         auth = Auth(self.settings.auth, lambda: service.token_table, self.settings.user)
         control = ui = None
         if control_plane:
-            control = create_app(
-                self.models,
-                self.settings,
-                deployments=self.deployments,
-                tokens=self.tokens,
-                features=self.features,
-                rollouts=self.rollouts,
-                auth=auth,
-            )
+            control = self.asgi_app(auth)
             from weir.ui import create_ui
 
             ui = create_ui(
