@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -129,6 +130,11 @@ def _phrase(status: int) -> str:
         return http.HTTPStatus(status).phrase
     except ValueError:
         return f"HTTP error {status}"
+
+
+def install_weir_error_handler(app: Starlette) -> None:
+    """Answer weir's own errors raised in ``app`` (the dashboard's ``.json`` routes) in the one error shape."""
+    app.add_exception_handler(WeirError, _weir_error)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -29,6 +29,7 @@ from starlette.routing import BaseRoute, Match, Mount, Route
 from weir import __version__
 from weir.api.auth import PUBLIC, Auth, scoped
 from weir.api.errors import error_body as weir_error_body
+from weir.api.errors import install_weir_error_handler
 from weir.api.features import read_online_async
 from weir.errors import (
     DeploymentNotFoundError,
@@ -68,6 +69,8 @@ def create_server_app(
     """Inference routes and the dashboard (``ui``, at ``/ui``) in front of the control plane (``control``,
     mounted at ``/``; an elastic engine's replicas serve inference alone, without either)."""
     api = _Inference(service, auth, max_body, features)
+    if ui is not None:  # the dashboard's .json routes answer errors in the API's shape
+        install_weir_error_handler(ui)
     route = api.route
     routes: list[BaseRoute] = [  # the prediction routes first: the router tries routes in order
         route("/v2/models/{name}/infer", "predict", "v2", api.v2_infer, "POST"),

@@ -74,6 +74,7 @@ def create_ui(
         Route("/features/services/{name}", page("read", ui.feature_service)),
         Route("/features/profiles/{fingerprint}.json", page("read", ui.profile_data)),
         Route("/rollouts/{rollout_id:int}", page("read", ui.rollout)),
+        Route("/rollouts/{rollout_id:int}/data.json", page("read", ui.rollout_data)),
         Route("/monitors/{name}", page("read", ui.monitor)),
         Route("/monitors/{name}/data.json", page("read", ui.monitor_data)),
         Route("/monitors/{name}/runs/{run_id:int}.json", page("read", ui.monitor_run_data)),
@@ -103,17 +104,23 @@ class _Dashboard:
         self.templates.filters["chart_svg"] = lambda chart: Markup(chart_svg(chart, width=300, height=150))
 
     def page(self, scope: str, handler: Callable[[Request, str], Awaitable[Response]]) -> Callable[..., Any]:
-        """A route that checks ``scope`` (from the header or the sign-in cookie) and renders errors as pages."""
+        """A route that checks ``scope`` (from the header or the sign-in cookie) and renders errors as pages.
+
+        A ``.json`` route lets weir's errors through: the server answers them in the API's one error shape
+        (``weir.api.errors``), not as a page."""
 
         async def endpoint(request: Request) -> Response:
             request.state.csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
             try:
                 user = self.auth.check(_with_cookie_token(request), scope) if scope != PUBLIC else ""
                 response = await handler(request, user)
-            except AuthenticationError as exc:
-                response = self.render(request, "error.html", status=401, message=exc.message, login=True)
             except WeirError as exc:
-                response = self.render(request, "error.html", status=exc.status, message=exc.message)
+                if request.url.path.endswith(".json"):
+                    raise
+                if isinstance(exc, AuthenticationError):
+                    response = self.render(request, "error.html", status=401, message=exc.message, login=True)
+                else:
+                    response = self.render(request, "error.html", status=exc.status, message=exc.message)
             if CSRF_COOKIE not in request.cookies:
                 response.set_cookie(CSRF_COOKIE, request.state.csrf, httponly=True, samesite="strict", path="/ui")
             return response
@@ -196,6 +203,13 @@ class _Dashboard:
         rollout = await run_in_threadpool(self.rollouts.get, rollout_id)
         steps = await run_in_threadpool(self.rollouts.steps, rollout_id)
         return self.render(request, "rollout.html", user=user, r=rollout, steps=steps)
+
+    async def rollout_data(self, request: Request, user: str) -> Response:
+        """The rollout with every step and analysis: what the rollout page draws."""
+        rollout_id = request.path_params["rollout_id"]
+        rollout = await run_in_threadpool(self.rollouts.get, rollout_id)
+        steps = await run_in_threadpool(self.rollouts.steps, rollout_id)
+        return _json({**rollout.to_dict(), "steps": steps})
 
     async def monitor(self, request: Request, user: str) -> Response:
         name = request.path_params["name"]
