@@ -32,7 +32,7 @@ from weir.training.rollouts import Rollouts
 from weir.types import json_ready
 from weir.ui import features as feature_pages
 from weir.ui.audit_check import AuditCheck
-from weir.ui.charts import drift_heatmap, estimated_bands, performance_lines
+from weir.ui.charts import drift_heatmap, estimated_bands, performance_charts
 from weir.ui.evidence import evidence_rows
 from weir.ui.lineage import lineage_graph
 from weir.ui.timeline import alias_timeline
@@ -237,7 +237,7 @@ class _Dashboard:
                 "latest": latest,
                 "recent": RECENT_RUNS,
                 "heat": drift_heatmap(points),
-                "lines": performance_lines(points),
+                "performance": performance_charts(points),
                 "compared": compared,
                 "verdicts": verdicts,
                 "bands": estimated_bands(points),

@@ -34,34 +34,53 @@ def drift_heatmap(points: pd.DataFrame) -> dict[str, Any]:
     return {"rows": rows, "runs": [pd.Timestamp(at).isoformat() for at in runs]}
 
 
-def performance_lines(points: pd.DataFrame, width: float = 560, height: float = 140) -> list[dict[str, Any]]:
-    """One polyline per (metric, version) over the runs, scaled into ``width`` × ``height`` (values 0..1)."""
+def performance_charts(points: pd.DataFrame, width: float = 360, height: float = 120) -> list[dict[str, Any]]:
+    """One small chart per metric, each on its own y range (accuracy in 0..1, RMSE in its units): a polyline
+    per (version, measured or estimated) over the runs, scaled into ``width`` × ``height``."""
     performance = [
         r for r in _records(points) if r["kind"] in ("performance", "estimated") and not _missing(r["value"])
     ]
     if not performance:
         return []
     runs = sorted({r["at"] for r in performance})
-    x = {at: 10 + (width - 20) * (i / max(1, len(runs) - 1)) for i, at in enumerate(runs)}
-    groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+    x = {at: 50 + (width - 60) * (i / max(1, len(runs) - 1)) for i, at in enumerate(runs)}
+    metrics: dict[str, dict[tuple[str, int], list[dict[str, Any]]]] = {}
     for r in performance:
         version = -1 if _missing(r["version"]) else int(r["version"])
-        groups.setdefault((str(r["kind"]), str(r["series"]), version), []).append(r)
-    lines = []
-    for n, ((kind, series, version), records) in enumerate(sorted(groups.items())):
-        pts = [(x[r["at"]], height - 10 - (height - 20) * max(0.0, min(1.0, float(r["value"])))) for r in records]
-        label = (
-            f"{series}" + ("" if version == -1 else f" v{version}") + (" (estimated)" if kind == "estimated" else "")
-        )
-        lines.append(
-            {
-                "label": label,
-                "color": PALETTE[n % len(PALETTE)],
-                "points": " ".join(f"{a:.1f},{b:.1f}" for a, b in pts),
-                "dots": [{"x": a, "y": b, "value": float(r["value"])} for (a, b), r in zip(pts, records, strict=True)],
-            }
-        )
-    return lines
+        metrics.setdefault(str(r["series"]), {}).setdefault((str(r["kind"]), version), []).append(r)
+    charts = []
+    for metric, groups in sorted(metrics.items()):
+        values = [float(r["value"]) for records in groups.values() for r in records]
+        low, high = _padded_range(min(values), max(values))
+
+        def y(value: float, low: float = low, high: float = high) -> float:
+            return height - 10 - (height - 20) * (value - low) / (high - low)
+
+        lines = []
+        for n, ((kind, version), records) in enumerate(sorted(groups.items())):
+            pts = [(x[r["at"]], y(float(r["value"]))) for r in records]
+            label = metric + ("" if version == -1 else f" v{version}") + (" (estimated)" if kind == "estimated" else "")
+            lines.append(
+                {
+                    "label": label,
+                    "color": PALETTE[n % len(PALETTE)],
+                    "points": " ".join(f"{a:.1f},{b:.1f}" for a, b in pts),
+                    "dots": [
+                        {"x": a, "y": b, "value": float(r["value"])} for (a, b), r in zip(pts, records, strict=True)
+                    ],
+                }
+            )
+        charts.append({"metric": metric, "low": low, "high": high, "width": width, "height": height, "lines": lines})
+    return charts
+
+
+def _padded_range(low: float, high: float) -> tuple[float, float]:
+    """``low``..``high`` with 5 % room either side; a flat series gets room around its value."""
+    span = high - low
+    if span <= 0:
+        span = max(abs(high) * 0.1, 0.1)
+        return low - span / 2, high + span / 2
+    return low - 0.05 * span, high + 0.05 * span
 
 
 def _missing(value: Any) -> bool:
