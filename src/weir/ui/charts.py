@@ -10,8 +10,17 @@ import pandas as pd
 PALETTE = ("#5b8def", "#e07b39", "#3aa675", "#a25ddc", "#c9a227", "#d94f70")
 
 
+P_CAP = 1000.0
+"""A p-value this many times below its alpha (or lower) shades a drifted cell fully."""
+DISTANCE_CAP = 3.0
+"""A distance this many times its threshold (or more) shades a drifted cell fully."""
+FAINTEST = 0.35
+"""The opacity of a cell that drifted just past its threshold."""
+
+
 def drift_heatmap(points: pd.DataFrame) -> dict[str, Any]:
-    """Columns × runs: each cell flagged (drifted) or not, shaded by -log10 of its p-value."""
+    """Columns × runs: stable cells in one light colour; drifted cells shaded by how far past the threshold
+    they are (:func:`drift_strength`)."""
     drift = [r for r in _records(points) if r["kind"] == "drift"]
     if not drift:
         return {"rows": [], "runs": []}
@@ -20,18 +29,42 @@ def drift_heatmap(points: pd.DataFrame) -> dict[str, Any]:
     columns: dict[str, list[dict[str, Any]]] = {}
     for r in drift:
         p = None if _missing(r["p_value"]) else float(r["p_value"])
-        strength = 0.15 if p is None else min(1.0, 0.15 + -math.log10(max(p, 1e-12)) / 12)
+        value = None if _missing(r["value"]) else float(r["value"])
+        threshold = None if _missing(r.get("threshold")) else float(r["threshold"])
+        flagged = bool(r["flagged"])
+        strength = drift_strength(p, value, threshold) if flagged else 0.0
         columns.setdefault(str(r["series"]), []).append(
             {
                 "run": index[r["at"]],
-                "flagged": bool(r["flagged"]),
+                "flagged": flagged,
                 "p": p,
-                "value": r["value"],
-                "opacity": round(strength, 3),
+                "value": value,
+                "threshold": threshold,
+                "opacity": round(FAINTEST + (1 - FAINTEST) * strength, 3) if flagged else 1.0,
             }
         )
     rows = [{"column": column, "cells": cells} for column, cells in sorted(columns.items())]
     return {"rows": rows, "runs": [pd.Timestamp(at).isoformat() for at in runs]}
+
+
+def drift_strength(p: float | None, statistic: float | None, threshold: float | None) -> float:
+    """How far past its threshold a drifted test is, in [0, 1]: for a p-value test alpha / p on a log scale
+    up to :data:`P_CAP`; for a distance (PSI, Wasserstein, …) statistic / threshold up to
+    :data:`DISTANCE_CAP`. Without the numbers to tell, halfway.
+
+    >>> drift_strength(0.05, 1.2, 0.05), drift_strength(0.00005, 9.0, 0.05)
+    (0.0, 1.0)
+    >>> drift_strength(None, 0.4, 0.2)  # a PSI twice its threshold
+    0.5
+    """
+    if threshold is None or threshold <= 0:
+        return 0.5
+    if p is not None:
+        ratio = threshold / max(p, 1e-300)
+        return max(0.0, min(1.0, math.log10(max(ratio, 1.0)) / math.log10(P_CAP)))
+    if statistic is not None:
+        return max(0.0, min(1.0, (statistic / threshold - 1) / (DISTANCE_CAP - 1)))
+    return 0.5
 
 
 def performance_charts(points: pd.DataFrame, width: float = 360, height: float = 120) -> list[dict[str, Any]]:
