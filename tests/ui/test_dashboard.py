@@ -10,6 +10,7 @@ import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -390,6 +391,32 @@ def test_a_rollout_is_paused_and_resumed_from_its_page(
     with weir.connect(home=running.home) as ws:
         actions = [(e.action, e.actor) for e in ws.models.audit.entries()]
     assert ("rollout.pause", "deployer") in actions and ("rollout.resume", "deployer") in actions
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_promote_and_abort_ask_first_and_do_nothing_when_declined(
+    browser: Browser, server: tuple[RunningServer, dict[str, str]]
+) -> None:
+    running, tokens = server
+    with weir.connect(home=running.home) as ws:
+        before = len(ws.models.audit.entries())
+    page = signed_in(browser, running, tokens["deployer"])
+    page.goto("/ui/rollouts/1")
+    asked: list[str] = []
+
+    def decline(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", decline)
+    page.click("#action-promote")
+    page.click("#action-abort")
+    page.reload()
+    assert len(asked) == 2 and "Promote churn/2 on churn now" in asked[0] and "Abort rollout 1" in asked[1]
+    assert "running" in page.inner_text("#state")
+    with weir.connect(home=running.home) as ws:
+        assert ws.rollouts.get(1).state == "running"
+        assert len(ws.models.audit.entries()) == before  # nothing was done
     assert page.errors == []  # type: ignore[attr-defined]
 
 

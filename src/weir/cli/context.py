@@ -51,6 +51,18 @@ def state(ctx: typer.Context) -> CliState:
     return root.obj
 
 
+def base_url(settings: Settings) -> str:
+    """The address to browse or ``curl`` the server at: a server bound to every interface (``0.0.0.0``,
+    ``::``) is reached on loopback.
+
+    >>> from weir.config import load_settings
+    >>> base_url(load_settings(overrides={"host": "0.0.0.0", "port": 8080}, environ={}))
+    'http://127.0.0.1:8080'
+    """
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(settings.host, settings.host)
+    return f"http://[{host}]:{settings.port}" if ":" in host else f"http://{host}:{settings.port}"
+
+
 def print_json(data: Any) -> None:
     """Machine-readable output on stdout (``--json``)."""
     typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS, default=str).decode())

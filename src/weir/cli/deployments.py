@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from weir.cli.context import console, print_json, state
+from weir.cli.context import base_url, console, print_json, state
 from weir.registry import Deployment, Scaling
 from weir.registry.scaling import REPLICA_KEYS
 
@@ -292,5 +292,5 @@ def ui(
     cli.overrides.update({"host": host, "port": port})
     cli._settings = None
     settings = cli.settings
-    console.print(f"dashboard: http://{settings.host}:{settings.port}/ui/ (Ctrl-C stops it)")
+    console.print(f"dashboard: {base_url(settings)}/ui/ (Ctrl-C stops it)")
     cli.workspace().serve()

@@ -19,7 +19,7 @@ from weir.cli import models as models_cli
 from weir.cli import monitor as monitor_cli
 from weir.cli import rollouts as rollouts_cli
 from weir.cli import training as training_cli
-from weir.cli.context import CliState, console, err_console, print_json, state
+from weir.cli.context import CliState, base_url, console, err_console, print_json, state
 from weir.errors import WeirError
 
 if TYPE_CHECKING:
@@ -115,9 +115,10 @@ def demo(
     ws = state(ctx).workspace()
     run_demo(ws)
     if serve:
-        console.print(f"Dashboard: http://{ws.settings.host}:{ws.settings.port}/ui/")
-        console.print(f"Serving at http://{ws.settings.host}:{ws.settings.port} until interrupted (Ctrl-C); try "
-                      f"`curl -X POST http://{ws.settings.host}:{ws.settings.port}/v1/endpoints/loans/predict "
+        url = base_url(ws.settings)
+        console.print(f"Dashboard: {url}/ui/")
+        console.print(f"Serving at {url} until interrupted (Ctrl-C); try "
+                      f"`curl -X POST {url}/v1/endpoints/loans/predict "
                       "-d '{\"entities\": [{\"application_id\": \"a014000\"}]}'`")  # fmt: skip
         ws.serve()
 
