@@ -71,6 +71,7 @@ def pages(home: Path) -> list[str]:
         found += [f"/ui/features/views/{d.name}" for d in ws.features.catalog.definitions("view")]
         found += [f"/ui/features/services/{d.name}" for d in ws.features.catalog.definitions("service")]
         found += [f"/ui/rollouts/{r.id}" for r in ws.rollouts.list_rollouts()]
+        found += [f"/ui/rollouts/{r.id}/data.json" for r in ws.rollouts.list_rollouts()]
         monitors = [m.name for m in ws.monitors.list_monitors()]
         found += [f"/ui/monitors/{name}" for name in monitors]
         found += [f"/ui/monitors/{name}/data.json" for name in monitors]
