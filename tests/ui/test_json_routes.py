@@ -73,6 +73,7 @@ async def test_the_rollout_data_is_what_the_page_draws_and_the_page_links_to_it(
         ("/ui/monitors/nope/runs/1.json", "not_found"),
         ("/ui/models/nope/1/data.json", "model_not_found"),
         ("/ui/models/churn/9/data.json", "version_not_found"),
+        ("/ui/monitors/nope/runs/first.json", "not_found"),  # no route matches (a run's id is a number)
     ],
 )
 async def test_an_unknown_thing_is_a_404_in_the_error_shape(
@@ -100,3 +101,5 @@ async def test_the_pages_still_answer_errors_as_pages(served: tuple[httpx.AsyncC
     missing = await client.get("/ui/rollouts/7", headers=bearer(tokens["reader"]))
     assert missing.status_code == 404 and "No rollout 7" in missing.text
     assert missing.headers["content-type"].startswith("text/html")
+    nowhere = await client.get("/ui/nowhere", headers=bearer(tokens["reader"]))
+    assert (nowhere.status_code, nowhere.text) == (404, "Not Found")

@@ -26,7 +26,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 
 from weir.errors import WeirError
 
@@ -133,8 +133,17 @@ def _phrase(status: int) -> str:
 
 
 def install_weir_error_handler(app: Starlette) -> None:
-    """Answer weir's own errors raised in ``app`` (the dashboard's ``.json`` routes) in the one error shape."""
+    """Answer weir's own errors raised in ``app`` (the dashboard's ``.json`` routes), and routing errors on
+    its ``.json`` paths, in the one error shape; its other paths keep Starlette's plain answers."""
     app.add_exception_handler(WeirError, _weir_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error_on_json)
+
+
+async def _http_error_on_json(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if request.url.path.endswith(".json"):
+        return await _http_error(request, exc)
+    return PlainTextResponse(str(exc.detail), status_code=exc.status_code, headers=exc.headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
