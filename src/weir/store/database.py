@@ -25,7 +25,7 @@ from weir.store.schema import audit_head
 
 logger = logging.getLogger(__name__)
 
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 """The newest migration; a test checks it matches Alembic's head."""
 
 MIGRATIONS = Path(__file__).with_name("migrations")

@@ -205,6 +205,7 @@ feature_profiles = sa.Table(
     sa.Column("profile", sa.JSON, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Index("ix_feature_profiles_service", "service", "created_at"),
 )
 
 monitors = sa.Table(
@@ -248,6 +249,7 @@ monitor_points = sa.Table(
     sa.Column("flagged", sa.Boolean, nullable=False),
     sa.Column("detail", sa.JSON, nullable=False),
     sa.Index("ix_monitor_points_series", "monitor", "series", "at"),
+    sa.Index("ix_monitor_points_run", "monitor", "run_id"),
 )
 
 training_triggers = sa.Table(
