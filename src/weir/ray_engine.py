@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-REPLICA_HEADER = (b"x-weir-replica", b"")
+REPLICA_HEADER = b"x-weir-replica"
 ERROR_LOG_INTERVAL = 60.0
 AppBuilder = Callable[[str], Any]
 
@@ -68,7 +68,7 @@ class WithoutPrefix:
 
     def __init__(self, app: Any, replica: str = "") -> None:
         self.app = app
-        self.header = (REPLICA_HEADER[0], replica.encode())
+        self.header = (REPLICA_HEADER, replica.encode())
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] not in ("http", "websocket"):
