@@ -53,12 +53,23 @@ def free_port() -> int:
 
 
 class RunningServer:
-    def __init__(self, home: Path, workers: int = 1, env: dict[str, str] | None = None) -> None:
+    """`weir serve` (with ``args`` added) as a real process, waited on until ``ready`` answers 200."""
+
+    def __init__(
+        self,
+        home: Path,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        *,
+        args: tuple[str, ...] = (),
+        ready: str = "/v2/health/ready",
+        timeout: float = 60,
+    ) -> None:
         self.home = home
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "weir", "--home", str(home), "serve", "--port", str(self.port)]
-        command += ["--workers", str(workers)]
+        command += ["--workers", str(workers), *args]
         self.log = (home / "server.log").open("wb")
         self.process = subprocess.Popen(
             command,
@@ -67,18 +78,21 @@ class RunningServer:
             env={**os.environ, **(env or {})},
             start_new_session=True,
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"weir serve exited: {(home / 'server.log').read_text()[-2000:]}")
+                raise RuntimeError(f"weir serve exited: {self.output()[-3000:]}")
             try:
-                if httpx.get(self.url + "/v2/health/ready", timeout=1).status_code == 200:
+                if httpx.get(self.url + ready, timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
         self.stop()
-        raise RuntimeError("weir serve did not become ready in 60 s")
+        raise RuntimeError(f"weir serve did not become ready in {timeout:.0f} s: {self.output()[-3000:]}")
+
+    def output(self) -> str:
+        return (self.home / "server.log").read_text(errors="replace")
 
     def stop(self) -> None:
         if self.process.poll() is None:

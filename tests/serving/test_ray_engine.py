@@ -28,8 +28,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import weir
-from tests.postgres import free_port
 from tests.ray_cluster import RayCluster, ray_cluster
+from tests.serving.conftest import RunningServer
 from weir.serving.routing import Splitter
 from weir.store import PredictionLog
 
@@ -46,7 +46,7 @@ class RayWeir:
     url: str
     token: str
     cluster: RayCluster
-    process: subprocess.Popen[bytes]
+    server: RunningServer
     X: pd.DataFrame
     models: list[object]
 
@@ -85,9 +85,6 @@ class RayWeir:
             time.sleep(0.5)
         return time.monotonic() - start
 
-    def log(self) -> str:
-        return (self.home / "ray-driver.log").read_text(errors="replace")
-
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[RayCluster]:
@@ -109,34 +106,16 @@ def served(cluster: RayCluster, tmp_path_factory: pytest.TempPathFactory) -> Ite
         options = {"min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 1}
         ws.deployments.deploy("bc", "bc@champion", options={**options, "upscale_delay_s": 1, "downscale_delay_s": 3})
         _, token = ws.tokens.create("ray-test", ["predict"])
-    port = free_port()
-    log = (home / "ray-driver.log").open("wb")
-    command = [sys.executable, "-m", "weir", "--home", str(home), "serve", "--engine", "ray"]
-    command += ["--address", cluster.address, "--port", str(port)]
-    process = subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **cluster.env}, start_new_session=True
-    )
-    running = RayWeir(home, f"http://127.0.0.1:{port}", token, cluster, process, X, models)
     import ray  # this process uses the cluster's token: conftest.py set it before Ray was imported
 
+    args = ("--engine", "ray", "--address", cluster.address)
+    server = RunningServer(home, env=cluster.env, args=args, ready="/bc/v2/health/ready", timeout=120)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, f"weir serve --engine ray exited: {running.log()[-3000:]}"
-            assert time.monotonic() < deadline, f"not ready in 120 s: {running.log()[-3000:]}"
-            try:
-                if httpx.get(running.url + "/bc/v2/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
         ray.init(address=cluster.address, namespace="weir", logging_level="ERROR", log_to_driver=False)
-        yield running
+        yield RayWeir(home, server.url, token, cluster, server, X, models)
     finally:
         ray.shutdown()
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
+        server.stop()
 
 
 class Load:
@@ -258,6 +237,6 @@ def test_an_alias_move_reaches_every_replica_without_failed_requests(served: Ray
 def test_stopping_the_driver_deletes_its_applications(served: RayWeir) -> None:
     from ray import serve
 
-    os.killpg(served.process.pid, signal.SIGTERM)
-    served.process.wait(60)
+    os.killpg(served.server.process.pid, signal.SIGTERM)
+    served.server.process.wait(60)
     assert "bc" not in serve.status().applications
